@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("rampart " RAMPART_VERSION);
+  return 0;
+}

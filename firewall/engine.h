@@ -1,0 +1,95 @@
+// The firewall engine's face to the agent: desired state in, one atomic
+// netlink transaction out, live state (with counters) back.
+//
+//   Policy + bans --compile--> Ruleset --diff(dump)--> Changes --batch--> kernel
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "firewall/policy.h"
+
+namespace rampart::fw {
+
+struct EngineOptions {
+  std::string table = "rampart";  // the one inet table rampart owns
+};
+
+// One policy rule as the kernel holds it now.
+struct LiveRule {
+  std::string name;     // from the rule's userdata
+  Hook hook = Hook::Input;
+  Action action = Action::Allow;
+  Origin origin = Origin::Config;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t handle = 0;
+};
+
+struct LiveCounters {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+struct LiveState {
+  bool table_present = false;
+  std::vector<LiveRule> rules;               // policy rules, in evaluation order
+  LiveCounters dropped[3];                   // default-policy drops, by Hook
+  size_t bans = 0;                           // elements in the ban sets now
+  size_t kernel_rules = 0;                   // every rule in the table
+  uint32_t generation = 0;                   // the ruleset generation id of the dump
+};
+
+struct ApplyReport {
+  size_t messages = 0;       // netlink messages in the transaction (0: nothing to do)
+  size_t rules_added = 0;
+  size_t rules_deleted = 0;
+  size_t elements_added = 0;
+  size_t elements_deleted = 0;
+  int retries = 0;           // times a concurrent change made the kernel refuse it
+  uint32_t generation = 0;   // generation after the commit
+};
+
+// What another process did to our table (from NFT_MSG_NEWGEN).
+struct DriftEvent {
+  uint32_t pid = 0;
+  std::string process;  // comm of the committing process
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> create(EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Makes the table equal to policy + bans with the minimal transaction.
+  // A kernel refusal leaves the table as it was and names the policy rule
+  // (name and file:line) it was about.
+  Result<ApplyReport> apply(const Policy& policy, const std::vector<Ban>& bans);
+  // What apply() would change, as nft-like text ("+ rule ...", "- rule ...").
+  // With kernel_check, the kernel validates the batch without committing it.
+  Result<std::string> plan(const Policy& policy, const std::vector<Ban>& bans,
+                           bool kernel_check);
+  Result<LiveState> dump();
+  // Deletes the table (package purge). Other tables are never touched.
+  Result<void> removeTable();
+
+  // Netlink event socket (NFNLGRP_NFTABLES) for the agent's event loop.
+  int eventFd() const;
+  // Reads pending events; returns the commits by other processes that
+  // touched our table since the last call.
+  Result<std::vector<DriftEvent>> readEvents();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::fw

@@ -1,0 +1,127 @@
+// The firewall policy as typed values (SPEC.md `firewall:`). Everything the
+// engine needs is here, already valid: compile() never re-checks strings.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/diag.h"
+#include "common/units.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace rampart::fw {
+
+enum class Family : uint8_t { V4, V6 };
+
+// An address or a network. Host bits must be zero ("10.0.1.5/24" is an
+// error: did the user mean 10.0.1.5 or 10.0.1.0/24?). A plain address is a
+// /32 or /128. IPv4-mapped IPv6 (::ffff:a.b.c.d) is refused: write the IPv4.
+struct Cidr {
+  Family family = Family::V4;
+  std::array<uint8_t, 16> addr{};  // network byte order; first 4 bytes for V4
+  uint8_t prefix = 32;
+
+  static std::expected<Cidr, std::string> parse(std::string_view text);
+  std::string str() const;  // "10.0.1.0/24", "2001:db8::1" (no /128 for hosts)
+  bool isHost() const { return prefix == (family == Family::V4 ? 32 : 128); }
+  bool contains(const Cidr& other) const;
+  auto operator<=>(const Cidr&) const = default;
+};
+
+enum class Proto : uint8_t { Tcp, Udp };
+
+// "22/tcp", "8000-8100/udp", "53" (tcp and udp). Ports 1..65535.
+struct PortRange {
+  uint16_t first = 0;
+  uint16_t last = 0;  // == first for a single port
+  auto operator<=>(const PortRange&) const = default;
+};
+struct PortSpec {
+  PortRange range;
+  std::vector<Proto> protos;  // sorted, unique; {Tcp, Udp} when none was written
+
+  static std::expected<PortSpec, std::string> parse(std::string_view text);
+  std::string str() const;  // "443/tcp", "8000-8100/udp", "53"
+  auto operator<=>(const PortSpec&) const = default;
+};
+
+enum class Action : uint8_t { Allow, Deny };
+enum class Hook : uint8_t { Input, Forward, Output };
+enum class ChainPolicy : uint8_t { Accept, Drop };
+
+// A named set of sources. DNS names are resolved by the agent (and
+// re-resolved on a timer); their last good addresses are kept in `resolved`.
+struct Group {
+  std::string name;
+  std::vector<Cidr> cidrs;               // written literally
+  std::vector<std::string> dns_names;    // written as names
+  std::vector<Cidr> resolved;            // filled by the agent from dns_names
+  SourceLoc loc;
+  bool operator==(const Group&) const = default;
+};
+
+enum class Origin : uint8_t { Config, Cli };
+
+struct Rule {
+  std::string name;            // unique in the policy; [A-Za-z0-9_.-]{1,64}
+  Action action = Action::Allow;
+  Hook hook = Hook::Input;     // `chain:` key, default input
+  // Empty ports means every port and protocol ("deny: any").
+  std::vector<PortSpec> ports;
+  std::vector<Cidr> from;             // literal sources
+  std::vector<std::string> from_groups;  // names of Policy::groups
+  // Empty from and from_groups means any source.
+  std::optional<Rate> limit;   // per source address, new connections over it are dropped
+  Origin origin = Origin::Config;
+  // For temporary rules added with `fw allow --for`: when it removes itself.
+  std::optional<std::chrono::system_clock::time_point> expires;
+  SourceLoc loc;
+  bool operator==(const Rule&) const = default;
+};
+
+// The rules that are always there unless switched off (`builtins:`).
+struct Builtins {
+  bool loopback = true;      // iif lo accept
+  bool established = true;   // ct state established,related accept
+  bool invalid = true;       // ct state invalid drop
+  bool icmp = true;          // essential ICMP / ICMPv6 (ND, PMTU, errors, echo)
+  bool operator==(const Builtins&) const = default;
+};
+
+struct Policy {
+  ChainPolicy input_policy = ChainPolicy::Drop;
+  ChainPolicy forward_policy = ChainPolicy::Drop;
+  ChainPolicy output_policy = ChainPolicy::Accept;
+  std::optional<Rate> log_dropped = Rate{5, RateUnit::Second};  // nullopt: `false`
+  Builtins builtins;
+  std::vector<Group> groups;
+  std::vector<Rule> rules;
+  bool operator==(const Policy&) const = default;
+
+  const Group* findGroup(std::string_view name) const;
+};
+
+// A banned address or network; dropped before every other rule.
+struct Ban {
+  Cidr cidr;
+  std::optional<std::chrono::system_clock::time_point> expires;  // nullopt: permanent
+  bool operator==(const Ban&) const = default;
+};
+
+// Parses the `firewall:` mapping. Reports every error into `diags` with its
+// file:line:col and returns the policy built from what was valid.
+Policy parsePolicy(const YAML::Node& firewall, const std::string& file, Diagnostics& diags);
+
+// The policy of the embedded default (SPEC.md): SSH, HTTP(S), the agent's port.
+Policy defaultPolicy(uint16_t agent_port);
+
+}  // namespace rampart::fw
