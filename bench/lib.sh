@@ -1,0 +1,170 @@
+# Shared by the bench/*.sh scripts (sourced, not run).
+#
+# Every script writes result rows to $BENCH_RESULTS (tab-separated):
+#   section  what  rampart  other  unit  better  aim  command
+# where `rampart` or `other` may be "-" (not measured, with the reason in
+# `command`), `better` is "lower" or "higher", `aim` the target for the
+# ratio rampart/other ("<=0.5", ">=0.97") or "-". bench/run-all turns the rows
+# into docs/benchmarks.md.
+#
+# Everything a script starts is recorded here and removed by the EXIT trap:
+# processes by PID, network namespaces by name, temporary directories.
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_SOURCE_DIR=$(cd "$BENCH_DIR/.." && pwd)
+BENCH_BUILD_DIR=${RAMPART_BUILD_DIR:-$BENCH_SOURCE_DIR/build/default}
+BENCH_RESULTS=${BENCH_RESULTS:-/dev/stdout}
+BENCH_RUNS=${BENCH_RUNS:-5}
+# A short tag that keeps this run's namespaces apart from anyone else's.
+BENCH_TAG=rb$$
+
+_bench_pids=()
+_bench_netns=()
+_bench_dirs=()
+
+bench_cleanup() {
+  local pid ns dir
+  for pid in "${_bench_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${_bench_pids[@]}"; do
+    # Bounded wait, then force.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  _bench_pids=()
+  for ns in "${_bench_netns[@]}"; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  _bench_netns=()
+  for dir in "${_bench_dirs[@]}"; do
+    rm -rf -- "$dir"
+  done
+  _bench_dirs=()
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+
+# A private working directory under /run (ufw refuses paths below a
+# world-writable directory such as /tmp).
+bench_tmpdir() {
+  local d
+  d=$(mktemp -d /run/rampart-bench.XXXXXX)
+  _bench_dirs+=("$d")
+  echo "$d"
+}
+
+bench_netns_add() {
+  ip netns add "$1"
+  _bench_netns+=("$1")
+  ip -n "$1" link set lo up
+}
+
+bench_netns_del() {
+  ip netns del "$1" 2>/dev/null || true
+  local keep=() ns
+  for ns in "${_bench_netns[@]}"; do [[ $ns == "$1" ]] || keep+=("$ns"); done
+  _bench_netns=("${keep[@]}")
+}
+
+# bench_bg VAR CMD...: starts CMD in the background, records its PID in VAR.
+bench_bg() {
+  local var=$1
+  shift
+  "$@" &
+  local pid=$!
+  _bench_pids+=("$pid")
+  printf -v "$var" '%s' "$pid"
+}
+
+bench_kill() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# bench_wait_port NETNS|- PORT: waits (at most 10 s) until something listens
+# on PORT (TCP) in the namespace, or in this one for "-".
+bench_wait_port() {
+  local ns=$1 port=$2 i
+  local ss=(ss -Hltn "sport = :$port")
+  [[ $ns == - ]] || ss=(ip netns exec "$ns" "${ss[@]}")
+  for i in $(seq 100); do
+    [[ -n $("${ss[@]}" 2>/dev/null) ]] && return 0
+    sleep 0.1
+  done
+  log "nothing listens on port $port after 10 s"
+  return 1
+}
+
+# A free TCP port on loopback (checked in the given namespace or here).
+bench_free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 30000))
+    if [[ -z $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Reads numbers, one a line; prints their median.
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "-"; exit }
+    if (NR % 2) printf "%.6g\n", v[(NR + 1) / 2];
+    else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# 10000 -> 10,000
+thousands() { sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' <<<"$1"; }
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# time_ms CMD...: runs CMD (output to stderr), prints its wall time in ms.
+time_ms() {
+  local t0 t1
+  t0=$(now_us)
+  "$@" >&2
+  t1=$(now_us)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'
+}
+
+# row SECTION WHAT RAMPART OTHER UNIT BETTER AIM COMMAND
+row() {
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_RESULTS"
+}
+
+# The built program NAME (bench/NAME or NAME at the build root), or empty.
+bench_prog() {
+  local p
+  for p in "$BENCH_BUILD_DIR/bench/$1" "$BENCH_BUILD_DIR/$1"; do
+    [[ -x $p ]] && { echo "$p"; return 0; }
+  done
+  return 0
+}
+
+# An ECDSA P-256 self-signed certificate for 127.0.0.1 in DIR (cert.pem,
+# key.pem), the same for every server a benchmark compares.
+bench_cert() {
+  local dir=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  chmod 600 "$dir/key.pem"
+}
