@@ -52,7 +52,7 @@ prom_ready() { in_ns mon curl -sf -o /dev/null --max-time 1 http://127.0.0.1:909
 # promql QUERY: prints each series of an instant query as
 # "label=value ... VALUE", sorted; fails if the API answers with an error.
 promql() {
-  in_ns mon curl -sf --max-time 3 -G --data-urlencode "query=$1" \
+  in_ns mon curl -s --max-time 3 -G --data-urlencode "query=$1" \
     http://127.0.0.1:9090/api/v1/query | python3 "$E2E_LIB/promql.py"
 }
 

@@ -7,7 +7,11 @@ import sys
 
 
 def main():
-    ans = json.load(sys.stdin)
+    text = sys.stdin.read()
+    try:
+        ans = json.loads(text)
+    except ValueError:
+        sys.exit(f"promql: not a Prometheus answer: {text[:200]!r}")
     if ans.get("status") != "success":
         sys.exit(f"promql: {ans.get('errorType')}: {ans.get('error')}")
     data = ans["data"]
