@@ -1,0 +1,305 @@
+#include "firewall/compile.h"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include <linux/netfilter/nf_tables.h>
+
+#include "firewall/expr.h"
+
+namespace rampart::fw {
+namespace {
+
+using expr::Exprs;
+
+size_t addrLen(Family f) { return f == Family::V4 ? 4 : 16; }
+std::string_view familySuffix(Family f) { return f == Family::V4 ? "v4" : "v6"; }
+
+// key + 2^(bits - prefix), big-endian; false when it overflows the space.
+bool rangeEnd(const Cidr& c, Bytes& out) {
+  size_t len = addrLen(c.family);
+  out.assign(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
+  if (c.prefix == 0) return false;
+  size_t bit = c.prefix - 1;  // the lowest network bit
+  size_t byte = bit / 8;
+  unsigned carry = 1u << (7 - bit % 8);
+  for (size_t i = byte + 1; i-- > 0 && carry != 0;) {
+    unsigned sum = out[i] + carry;
+    out[i] = static_cast<uint8_t>(sum);
+    carry = sum >> 8;
+  }
+  return carry == 0;
+}
+
+struct Builder {
+  Ruleset rs;
+  std::map<std::string, Set> sets;  // by name: sorted output
+
+  void addRule(std::string_view chain, RuleTag tag, Exprs exprs, const SourceLoc& loc = {}) {
+    rs.rules.push_back(KernelRule{std::string(chain), std::move(exprs), std::move(tag), 0, loc});
+  }
+  Set& set(const std::string& name, uint32_t key_type, uint32_t key_len, uint32_t flags) {
+    Set& s = sets[name];
+    s.name = name;
+    s.key_type = key_type;
+    s.key_len = key_len;
+    s.flags = flags;
+    return s;
+  }
+};
+
+void append(Exprs& to, Exprs from) {
+  for (auto& e : from) to.push_back(std::move(e));
+}
+
+Exprs cat(std::initializer_list<Exprs> parts) {
+  Exprs out;
+  for (const auto& p : parts) append(out, p);
+  return out;
+}
+
+// ---- bans ---------------------------------------------------------------
+
+void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions& opt) {
+  for (Family f : {Family::V4, Family::V6}) {
+    std::string name = fmt::format("bans_{}", familySuffix(f));
+    Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                   static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL | NFT_SET_TIMEOUT);
+    // Bans are merged into ranges; a merged range lives as long as the
+    // longest ban in it (permanent wins).
+    std::vector<std::pair<SetElem, std::optional<uint64_t>>> items;
+    for (const Ban& ban : bans) {
+      if (ban.cidr.family != f) continue;
+      std::optional<uint64_t> timeout;
+      if (ban.expires) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
+        if (left.count() <= 0) continue;
+        timeout = static_cast<uint64_t>(left.count());
+      }
+      auto elems = cidrElements({ban.cidr}, f);
+      items.emplace_back(elems.front(), timeout);
+    }
+    std::vector<Cidr> live;
+    for (const Ban& ban : bans)
+      if (ban.cidr.family == f && (!ban.expires || *ban.expires > opt.now)) live.push_back(ban.cidr);
+    s.elems = cidrElements(live, f);
+    for (SetElem& e : s.elems) {
+      bool permanent = false;
+      uint64_t longest = 0;
+      for (const auto& [item, timeout] : items) {
+        bool inside = item.key >= e.key &&
+                      (e.key_end.empty() || (!item.key_end.empty() && item.key_end <= e.key_end));
+        if (!inside) continue;
+        if (!timeout) permanent = true;
+        else longest = std::max(longest, *timeout);
+      }
+      if (!permanent) e.timeout_ms = longest;
+    }
+    b.addRule("input", RuleTag{RuleKind::Ban, std::string(familySuffix(f))},
+              cat({expr::nfproto(f), expr::saddrIn(f, name), expr::counter(), expr::drop()}));
+  }
+}
+
+// ---- builtins -------------------------------------------------------------
+
+void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
+  bool input = chain == "input";
+  if (on.loopback && input)
+    b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat({expr::iifLoopback(), expr::accept()}));
+  if (on.established)
+    b.addRule(chain, {RuleKind::Builtin, "established"},
+              cat({expr::ctStateIn(expr::kCtEstablished | expr::kCtRelated), expr::accept()}));
+  if (on.invalid)
+    b.addRule(chain, {RuleKind::Builtin, "invalid"}, cat({expr::ctStateInvalid(), expr::counter(), expr::drop()}));
+  if (on.icmp && input) {
+    // echo-request, destination-unreachable, time-exceeded, parameter-problem
+    Set& v4 = b.set("builtin_icmp_v4", expr::kTypeIcmpType, 1, 0);
+    for (uint8_t t : {3, 8, 11, 12}) v4.elems.push_back(SetElem{Bytes{t}, {}, {}, {}});
+    // ICMPv6 errors and echo-request, then ND: router solicit/advert,
+    // neighbour solicit/advert (RFC 4890 section 4.4.1).
+    Set& v6 = b.set("builtin_icmp_v6", expr::kTypeIcmp6Type, 1, 0);
+    for (uint8_t t : {1, 2, 3, 4, 128, 133, 134, 135, 136}) v6.elems.push_back(SetElem{Bytes{t}, {}, {}, {}});
+    b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat({expr::icmpTypeIn(Family::V4, v4.name), expr::accept()}));
+    b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat({expr::icmpTypeIn(Family::V6, v6.name), expr::accept()}));
+  }
+}
+
+// ---- policy rules ---------------------------------------------------------
+
+// One way of matching the source: any, one network, or a set (per family).
+struct SourceMatch {
+  std::optional<Family> family;  // nullopt: any source, any family
+  Exprs exprs;
+};
+
+std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const Rule& rule) {
+  std::vector<SourceMatch> out;
+  if (rule.from.empty() && rule.from_groups.empty()) {
+    if (!rule.limit) return {SourceMatch{std::nullopt, {}}};
+    // A per-source limit needs the source address, so one rule per family.
+    for (Family f : {Family::V4, Family::V6}) out.push_back(SourceMatch{f, expr::nfproto(f)});
+    return out;
+  }
+  for (Family f : {Family::V4, Family::V6}) {
+    std::vector<Cidr> literal;
+    for (const Cidr& c : rule.from)
+      if (c.family == f) literal.push_back(c);
+    if (literal.size() == 1) {
+      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIs(literal.front())})});
+    } else if (literal.size() > 1) {
+      std::string name = fmt::format("s_{}_{}", rule.name, familySuffix(f));
+      Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                     static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
+      s.elems = cidrElements(literal, f);
+      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIn(f, name)})});
+    }
+    for (const std::string& group : rule.from_groups) {
+      // Both families always get a set and a rule, so a group gaining its
+      // first IPv6 address is an element update, not a rule change.
+      std::string name = fmt::format("g_{}_{}", group, familySuffix(f));
+      Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                     static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
+      if (const Group* g = policy.findGroup(group)) {
+        std::vector<Cidr> cidrs;
+        for (const auto* list : {&g->cidrs, &g->resolved})
+          for (const Cidr& c : *list)
+            if (c.family == f) cidrs.push_back(c);
+        s.elems = cidrElements(cidrs, f);
+      }
+      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIn(f, name)})});
+    }
+  }
+  return out;
+}
+
+// One way of matching the destination port, per protocol.
+std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
+  if (rule.ports.empty()) return {Exprs{}};
+  std::vector<Exprs> out;
+  for (Proto p : {Proto::Tcp, Proto::Udp}) {
+    std::vector<PortRange> ranges;
+    for (const PortSpec& spec : rule.ports)
+      if (std::ranges::find(spec.protos, p) != spec.protos.end()) ranges.push_back(spec.range);
+    if (ranges.empty()) continue;
+    std::ranges::sort(ranges);
+    ranges.erase(std::unique(ranges.begin(), ranges.end()), ranges.end());
+    Exprs m = expr::l4protoIs(expr::l4proto(p));
+    if (ranges.size() == 1) {
+      append(m, expr::dportIs(ranges.front()));
+    } else {
+      std::string name = fmt::format("p_{}_{}", rule.name, p == Proto::Tcp ? "tcp" : "udp");
+      bool any_range = std::ranges::any_of(ranges, [](PortRange r) { return r.first != r.last; });
+      Set& s = b.set(name, expr::kTypeInetService, 2, any_range ? NFT_SET_INTERVAL : 0);
+      for (PortRange r : ranges) {
+        SetElem e{Bytes{static_cast<uint8_t>(r.first >> 8), static_cast<uint8_t>(r.first)}, {}, {}, {}};
+        if (any_range && r.last < 65535) {
+          unsigned end = r.last + 1u;
+          e.key_end = Bytes{static_cast<uint8_t>(end >> 8), static_cast<uint8_t>(end)};
+        }
+        s.elems.push_back(std::move(e));
+      }
+      if (any_range) {
+        // Merge overlapping/adjacent ranges as the interval set needs.
+        std::vector<SetElem> merged;
+        for (SetElem& e : s.elems) {
+          if (!merged.empty() && !merged.back().key_end.empty() && e.key <= merged.back().key_end) {
+            if (e.key_end.empty() || e.key_end > merged.back().key_end) merged.back().key_end = e.key_end;
+            continue;
+          }
+          if (!merged.empty() && merged.back().key_end.empty()) continue;
+          merged.push_back(std::move(e));
+        }
+        s.elems = std::move(merged);
+      }
+      append(m, expr::dportIn(name));
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
+  std::string_view chain = chainName(rule.hook);
+  RuleKind kind = rule.origin == Origin::Cli ? RuleKind::Cli : RuleKind::Policy;
+  auto sources = sourceMatches(b, policy, rule);
+  auto ports = portMatches(b, rule);
+  for (const SourceMatch& src : sources) {
+    for (const Exprs& port : ports) {
+      Exprs match = cat({src.exprs, port});
+      if (rule.limit && rule.action == Action::Allow && src.family) {
+        std::string name = fmt::format("meter_{}_{}", rule.name, familySuffix(*src.family));
+        Set& s = b.set(name, *src.family == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                       static_cast<uint32_t>(addrLen(*src.family)), NFT_SET_EVAL | NFT_SET_TIMEOUT);
+        // An idle source is forgotten after a period (at least a minute).
+        auto period = std::max<int64_t>(rule.limit->period().count(), 60);
+        s.timeout_ms = static_cast<uint64_t>(period) * 1000;
+        s.size = 65535;
+        b.addRule(chain, {RuleKind::Meter, rule.name},
+                  cat({match, expr::ctStateIn(expr::kCtNew), expr::meter(*src.family, name, *rule.limit),
+                       expr::counter(), expr::drop()}),
+                  rule.loc);
+      }
+      Exprs verdict = rule.action == Action::Allow ? expr::accept() : expr::drop();
+      b.addRule(chain, {kind, rule.name}, cat({match, expr::counter(), verdict}), rule.loc);
+    }
+  }
+}
+
+void compileChainEnd(Builder& b, const Policy& policy, std::string_view chain, ChainPolicy chain_policy) {
+  if (chain_policy != ChainPolicy::Drop) return;
+  b.addRule(chain, {RuleKind::PolicyDrop, std::string(chain)}, expr::counter());
+  if (policy.log_dropped)
+    b.addRule(chain, {RuleKind::LogDrop, std::string(chain)},
+              cat({expr::limitRate(*policy.log_dropped, false),
+                   expr::log(fmt::format("rampart drop {}: ", chain))}));
+}
+
+}  // namespace
+
+std::vector<SetElem> cidrElements(const std::vector<Cidr>& cidrs, Family family) {
+  std::vector<SetElem> ranges;
+  for (const Cidr& c : cidrs) {
+    if (c.family != family) continue;
+    SetElem e;
+    e.key.assign(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(addrLen(family)));
+    if (!rangeEnd(c, e.key_end)) e.key_end.clear();
+    ranges.push_back(std::move(e));
+  }
+  std::ranges::sort(ranges);
+  std::vector<SetElem> merged;
+  for (SetElem& e : ranges) {
+    if (!merged.empty()) {
+      SetElem& last = merged.back();
+      if (last.key_end.empty()) continue;  // already runs to the top
+      if (e.key <= last.key_end) {
+        if (e.key_end.empty() || e.key_end > last.key_end) last.key_end = e.key_end;
+        continue;
+      }
+    }
+    merged.push_back(std::move(e));
+  }
+  return merged;
+}
+
+Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const CompileOptions& options) {
+  Builder b;
+  b.rs.table = options.table;
+  b.rs.chains = {Chain{"input", Hook::Input, 0, policy.input_policy, 0},
+                 Chain{"forward", Hook::Forward, 0, policy.forward_policy, 0},
+                 Chain{"output", Hook::Output, 0, policy.output_policy, 0}};
+  compileBans(b, bans, options);
+  compileBuiltins(b, policy.builtins, "input");
+  compileBuiltins(b, policy.builtins, "forward");
+  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output})
+    for (const Rule& rule : policy.rules)
+      if (rule.hook == hook) compileRule(b, policy, rule);
+  compileChainEnd(b, policy, "input", policy.input_policy);
+  compileChainEnd(b, policy, "forward", policy.forward_policy);
+  compileChainEnd(b, policy, "output", policy.output_policy);
+  for (auto& [name, set] : b.sets) b.rs.sets.push_back(std::move(set));
+  return std::move(b.rs);
+}
+
+}  // namespace rampart::fw

@@ -1,0 +1,183 @@
+#include "firewall/diff.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <libnftnl/expr.h>
+#include <linux/netfilter/nf_tables.h>
+
+namespace rampart::fw {
+namespace {
+
+std::string setNameOf(const Expr& e) {
+  const ExprAttr* a = nullptr;
+  if (e.name == "lookup") a = e.find(NFTNL_EXPR_LOOKUP_SET);
+  if (e.name == "dynset") a = e.find(NFTNL_EXPR_DYNSET_SET_NAME);
+  if (a == nullptr || a->data.empty()) return {};
+  return std::string(a->data.begin(), a->data.end() - 1);  // drop the NUL
+}
+
+bool referencesAny(const KernelRule& r, const std::unordered_set<std::string>& sets) {
+  if (sets.empty()) return false;
+  return std::ranges::any_of(r.exprs, [&](const Expr& e) { return sets.contains(setNameOf(e)); });
+}
+
+// Indices (into `seq`) of one longest strictly increasing subsequence.
+std::vector<size_t> longestIncreasing(const std::vector<size_t>& seq) {
+  std::vector<size_t> tails;           // index into seq of the tail of each length
+  std::vector<size_t> prev(seq.size(), SIZE_MAX);
+  for (size_t i = 0; i < seq.size(); ++i) {
+    auto it = std::lower_bound(tails.begin(), tails.end(), seq[i],
+                               [&](size_t t, size_t v) { return seq[t] < v; });
+    if (it != tails.begin()) prev[i] = *(it - 1);
+    if (it == tails.end()) tails.push_back(i);
+    else *it = i;
+  }
+  std::vector<size_t> out;
+  for (size_t i = tails.empty() ? SIZE_MAX : tails.back(); i != SIZE_MAX; i = prev[i]) out.push_back(i);
+  std::ranges::reverse(out);
+  return out;
+}
+
+void diffChainRules(const std::vector<const KernelRule*>& want, const std::vector<const KernelRule*>& have,
+                    const std::unordered_set<std::string>& recreated_sets, Changes& out) {
+  std::unordered_map<std::string, std::deque<size_t>> by_key;
+  for (size_t i = 0; i < have.size(); ++i)
+    if (!referencesAny(*have[i], recreated_sets)) by_key[have[i]->key()].push_back(i);
+
+  // For each wanted rule, the live rule with the same identity (if any),
+  // then keep the longest run of those already in the right order.
+  std::vector<size_t> match(want.size(), SIZE_MAX);
+  std::vector<size_t> matched_want, matched_live;
+  for (size_t i = 0; i < want.size(); ++i) {
+    auto it = by_key.find(want[i]->key());
+    if (it == by_key.end() || it->second.empty()) continue;
+    match[i] = it->second.front();
+    it->second.pop_front();
+    matched_want.push_back(i);
+    matched_live.push_back(match[i]);
+  }
+  std::vector<bool> keep_want(want.size(), false), keep_live(have.size(), false);
+  for (size_t k : longestIncreasing(matched_live)) {
+    keep_want[matched_want[k]] = true;
+    keep_live[matched_live[k]] = true;
+  }
+  for (size_t i = 0; i < have.size(); ++i)
+    if (!keep_live[i]) out.delete_rules.push_back(*have[i]);
+
+  // New rules go next to the kept ones: a run after a kept rule is inserted
+  // after it (last first, so the run ends up in order); a run before the
+  // first kept rule is inserted before it; with nothing kept, appended.
+  uint64_t prev_handle = 0;
+  size_t i = 0;
+  while (i < want.size()) {
+    if (keep_want[i]) {
+      prev_handle = have[match[i]]->handle;
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < want.size() && !keep_want[end]) ++end;
+    if (prev_handle != 0) {
+      for (size_t j = end; j-- > i;) out.add_rules.push_back(RuleAdd{*want[j], prev_handle, true});
+    } else if (end < want.size()) {
+      uint64_t next = have[match[end]]->handle;
+      for (size_t j = i; j < end; ++j) out.add_rules.push_back(RuleAdd{*want[j], next, false});
+    } else {
+      for (size_t j = i; j < end; ++j) out.add_rules.push_back(RuleAdd{*want[j], 0, true});
+    }
+    i = end;
+  }
+}
+
+void diffElements(const Set& want, const Set& have, Changes& out) {
+  // Elements of dynamic sets belong to the kernel (meters fill them).
+  if ((want.flags & NFT_SET_EVAL) != 0) return;
+  Set add = want, del = want;
+  add.elems.clear();
+  del.elems.clear();
+  std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
+  std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));
+  if (!add.elems.empty()) out.add_elems.push_back(std::move(add));
+  if (!del.elems.empty()) out.delete_elems.push_back(std::move(del));
+}
+
+}  // namespace
+
+bool Changes::empty() const {
+  return !create_table && delete_rules.empty() && delete_sets.empty() && delete_chains.empty() &&
+         chains.empty() && add_sets.empty() && delete_elems.empty() && add_elems.empty() &&
+         add_rules.empty();
+}
+
+size_t Changes::elementsAdded() const {
+  size_t n = 0;
+  for (const auto& s : add_elems) n += s.elems.size();
+  return n;
+}
+
+size_t Changes::elementsDeleted() const {
+  size_t n = 0;
+  for (const auto& s : delete_elems) n += s.elems.size();
+  return n;
+}
+
+Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) {
+  static const Ruleset kEmpty;
+  const Ruleset& live = live_present ? live_in : kEmpty;
+  Changes out;
+  out.create_table = !live_present;
+
+  for (const Chain& c : desired.chains) {
+    const Chain* l = live.findChain(c.name);
+    if (l == nullptr || !l->sameAs(c)) out.chains.push_back(c);
+  }
+  for (const Chain& c : live.chains)
+    if (desired.findChain(c.name) == nullptr) out.delete_chains.push_back(c.name);
+
+  std::unordered_set<std::string> recreated;
+  for (const Set& s : desired.sets) {
+    const Set* l = live.findSet(s.name);
+    if (l == nullptr) {
+      out.add_sets.push_back(s);
+    } else if (!l->sameShape(s)) {
+      recreated.insert(s.name);
+      out.delete_sets.push_back(s.name);
+      out.add_sets.push_back(s);
+    } else {
+      diffElements(s, *l, out);
+    }
+  }
+  for (const Set& s : live.sets)
+    if (desired.findSet(s.name) == nullptr && !s.name.starts_with("__")) out.delete_sets.push_back(s.name);
+
+  std::set<std::string> chains;
+  for (const auto& c : desired.chains) chains.insert(c.name);
+  for (const auto& c : live.chains) chains.insert(c.name);
+  for (const auto& r : live.rules) chains.insert(r.chain);
+  for (const std::string& chain : chains)
+    diffChainRules(desired.chainRules(chain), live.chainRules(chain), recreated, out);
+  return out;
+}
+
+std::string describe(const Changes& c) {
+  std::string out;
+  auto tagOf = [](const KernelRule& r) { return r.tag.comment(); };
+  if (c.create_table) out += "+ table inet\n";
+  for (const auto& r : c.delete_rules) out += fmt::format("- rule {} handle {} \"{}\"\n", r.chain, r.handle, tagOf(r));
+  for (const auto& s : c.delete_sets) out += fmt::format("- set {}\n", s);
+  for (const auto& ch : c.delete_chains) out += fmt::format("- chain {}\n", ch);
+  for (const auto& ch : c.chains)
+    out += fmt::format("+ chain {} policy {}\n", ch.name, ch.policy == ChainPolicy::Drop ? "drop" : "accept");
+  for (const auto& s : c.add_sets) out += fmt::format("+ set {} ({} elements)\n", s.name, s.elems.size());
+  for (const auto& s : c.delete_elems) out += fmt::format("- elements {} ({})\n", s.name, s.elems.size());
+  for (const auto& s : c.add_elems) out += fmt::format("+ elements {} ({})\n", s.name, s.elems.size());
+  for (const auto& a : c.add_rules) out += fmt::format("+ rule {} \"{}\"\n", a.rule.chain, tagOf(a.rule));
+  return out;
+}
+
+}  // namespace rampart::fw

@@ -1,0 +1,45 @@
+// desired Ruleset vs live Ruleset -> the minimal Changes, as one
+// transaction would carry them. Unchanged rules keep their handles (and so
+// their counters); group changes are element changes; a changed rule is
+// replaced where it stands. O(n log n) in the number of rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "firewall/ruleset.h"
+
+namespace rampart::fw {
+
+struct RuleAdd {
+  KernelRule rule;
+  // 0: append at the end of the chain. Otherwise the handle of a live rule
+  // to insert after (after == true) or before (after == false).
+  uint64_t position = 0;
+  bool after = true;
+};
+
+struct Changes {
+  bool create_table = false;
+  std::vector<KernelRule> delete_rules;  // live rules (with handles)
+  std::vector<std::string> delete_sets;  // after their rules are gone
+  std::vector<std::string> delete_chains;
+  std::vector<Chain> chains;             // to create, or to update (policy)
+  std::vector<Set> add_sets;             // new sets, with their elements
+  std::vector<Set> delete_elems;         // set shape + the elements to remove
+  std::vector<Set> add_elems;            // set shape + the elements to add
+  std::vector<RuleAdd> add_rules;        // in the order they must be sent
+
+  bool empty() const;
+  size_t elementsAdded() const;
+  size_t elementsDeleted() const;
+};
+
+// `live_present`: whether the table exists at all.
+Changes diff(const Ruleset& desired, const Ruleset& live, bool live_present);
+
+// The changes as nft-like text, one line per change ("+ rule input ...").
+std::string describe(const Changes& changes);
+
+}  // namespace rampart::fw

@@ -1,0 +1,58 @@
+// One builder per nftables expression, each returning the expressions it
+// stands for as plain values (ruleset.h). The comment on each builder is the
+// nft syntax it emits. Registers: everything loads into NFT_REG_1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/units.h"
+#include "firewall/policy.h"
+#include "firewall/ruleset.h"
+
+namespace rampart::fw::expr {
+
+using Exprs = std::vector<Expr>;
+
+// IP protocol numbers used in l4proto matches.
+inline constexpr uint8_t kIcmp = 1;
+inline constexpr uint8_t kTcp = 6;
+inline constexpr uint8_t kUdp = 17;
+inline constexpr uint8_t kIcmpV6 = 58;
+
+// nft datatype ids for set keys (what `nft list` shows as `type ...`).
+inline constexpr uint32_t kTypeIpv4Addr = 7;
+inline constexpr uint32_t kTypeIpv6Addr = 8;
+inline constexpr uint32_t kTypeInetService = 13;
+inline constexpr uint32_t kTypeIcmpType = 14;
+inline constexpr uint32_t kTypeIcmp6Type = 29;
+
+uint8_t l4proto(Proto p);
+
+Exprs nfproto(Family f);                       // meta nfproto ipv4
+Exprs l4protoIs(uint8_t proto);                // meta l4proto tcp
+Exprs iifLoopback();                           // iif "lo"
+Exprs saddrIs(const Cidr& c);                  // ip saddr 10.0.0.0/8 (ip6 saddr ...)
+Exprs saddrIn(Family f, std::string_view set); // ip saddr @set
+Exprs dportIs(PortRange r);                    // th dport 443 / th dport 8000-8100
+Exprs dportIn(std::string_view set);           // th dport @set
+Exprs icmpTypeIn(Family f, std::string_view set);  // icmp type @set / icmpv6 type @set
+Exprs ctStateIn(uint32_t state_bits);          // ct state established,related
+Exprs ctStateInvalid();                        // ct state invalid
+Exprs counter();                               // counter packets 0 bytes 0
+Exprs limitRate(Rate r, bool over);            // limit rate [over] 5/second
+Exprs log(std::string_view prefix);            // log prefix "..."
+Exprs accept();                                // accept
+Exprs drop();                                  // drop
+// add @set { ip saddr limit rate over 10/minute }  (per source address)
+Exprs meter(Family f, std::string_view set, Rate r);
+
+// ct state bits (host order), as nf_conntrack_common.h defines them.
+inline constexpr uint32_t kCtInvalid = 1u << 0;
+inline constexpr uint32_t kCtEstablished = 1u << 1;
+inline constexpr uint32_t kCtRelated = 1u << 2;
+inline constexpr uint32_t kCtNew = 1u << 3;
+
+}  // namespace rampart::fw::expr
