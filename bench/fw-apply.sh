@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 FWA=$(bench_prog bench_fw_apply)
-work=$(bench_tmpdir)
+bench_tmpdir work
 BIG=100000
 
 # Addresses and ports as bench/fw_apply.cpp makes them: host i is

@@ -53,13 +53,13 @@ trap 'exit 130' INT TERM
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 
-# A private working directory under /run (ufw refuses paths below a
-# world-writable directory such as /tmp).
+# bench_tmpdir VAR: a private working directory under /run (ufw refuses
+# paths below a world-writable directory such as /tmp), removed at exit.
 bench_tmpdir() {
   local d
   d=$(mktemp -d /run/rampart-bench.XXXXXX)
   _bench_dirs+=("$d")
-  echo "$d"
+  printf -v "$1" '%s' "$d"
 }
 
 bench_netns_add() {
@@ -167,4 +167,44 @@ bench_cert() {
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
   chmod 600 "$dir/key.pem"
+}
+
+# ---- servers compared by tls.sh and scrape.sh, all on 127.0.0.1 inside a
+# namespace of the benchmark's own.
+
+NODE_EXPORTER=${NODE_EXPORTER:-prometheus-node-exporter}
+# The collectors both exporters run in the scrape comparison.
+SCRAPE_COLLECTORS=(cpu netdev netstat loadavg meminfo)
+
+# start_node_exporter VAR NETNS PORT DIR [tls|plain]: node_exporter 1.5 with
+# SCRAPE_COLLECTORS only, over TLS with DIR/cert.pem unless "plain".
+start_node_exporter() {
+  local var=$1 ns=$2 port=$3 dir=$4 mode=${5:-tls}
+  local args=(--web.listen-address="127.0.0.1:$port" --collector.disable-defaults)
+  local c
+  for c in "${SCRAPE_COLLECTORS[@]}"; do args+=("--collector.$c"); done
+  if [[ $mode == tls ]]; then
+    printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$dir/cert.pem" "$dir/key.pem" >"$dir/web.yml"
+    args+=(--web.config.file="$dir/web.yml")
+  fi
+  bench_bg "$var" ip netns exec "$ns" "$NODE_EXPORTER" "${args[@]}" --log.level=warn
+  bench_wait_port "$ns" "$port"
+}
+
+# start_s_server VAR NETNS PORT DIR: `openssl s_server -www` with the same
+# certificate.
+start_s_server() {
+  local var=$1 ns=$2 port=$3 dir=$4
+  bench_bg "$var" ip netns exec "$ns" openssl s_server -quiet -www -accept "127.0.0.1:$port" \
+    -cert "$dir/cert.pem" -key "$dir/key.pem" >/dev/null
+  bench_wait_port "$ns" "$port"
+}
+
+# Seconds of CPU (user + system) a process has used.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+rss_mib() {
+  awk '$1 == "VmRSS:" { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
 }

@@ -17,7 +17,7 @@ BYTES=$((2 << 30))   # per throughput run, or 2 s, whichever ends first
 CONNS=20000          # per connection-rate run, or 2 s
 CLIENT_ADDR=198.19.255.1
 SERVER_ADDR=198.19.255.2
-work=$(bench_tmpdir)
+bench_tmpdir work
 
 # setup NAME: namespaces NAME-c and NAME-s joined by a veth pair, a server
 # listening in NAME-s.

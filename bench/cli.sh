@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# CLI: what an operator types to open a port for one source and close it
+# again, on a node that already has 10,000 rules, with rampart, ufw 0.36 and
+# nft; and banning 100,000 addresses from a file. Each tool has a network
+# namespace of its own (ufw also a private copy of its configuration
+# directory, so the host's ufw is never touched).
+source "$(dirname "$0")/lib.sh"
+
+RAMPART=${RAMPART_BINARY:-$BENCH_BUILD_DIR/rampart}
+RULES=10000
+BANS=100000
+bench_tmpdir work
+
+# One source and one port per run, none of them in the 10,000 rules.
+src() { echo "198.19.0.$1"; }
+PORT=61000
+
+# ---- ufw: a private datadir (--datadir) holding 10,000 rules, loaded by
+# `ufw reload` before timing.
+ufw_ns=$BENCH_TAG-ufw
+bench_netns_add "$ufw_ns"
+udir=$work/ufw
+mkdir -p "$udir/etc/default" "$udir/lib/ufw"
+cp -a /etc/ufw "$udir/etc/"
+# Keep the host's sysctl file out of it (the namespace's would be set anyway).
+sed 's/^IPT_SYSCTL=.*/IPT_SYSCTL=/' /etc/default/ufw >"$udir/etc/default/ufw"
+ufw_cmd() { timeout 120 ip netns exec "$ufw_ns" ufw --rootdir=/ --datadir="$udir" "$@"; }
+ufw_cmd --force enable >/dev/null
+awk -v n="$RULES" '
+  { print }
+  /^### RULES ###$/ {
+    for (i = 0; i < n; i++) {
+      a = sprintf("198.%d.%d.%d", 18 + int(i / 65536), int(i / 256) % 256, i % 256)
+      p = 1024 + i % 60000
+      printf "\n### tuple ### allow tcp %d 0.0.0.0/0 any %s in\n", p, a
+      printf "-A ufw-user-input -p tcp --dport %d -s %s -j ACCEPT\n", p, a
+    }
+  }' "$udir/etc/ufw/user.rules" >"$udir/user.rules.new"
+mv "$udir/user.rules.new" "$udir/etc/ufw/user.rules"
+t=$(time_ms ufw_cmd reload)
+log "ufw reload with $RULES rules: $t ms ($(ip netns exec "$ufw_ns" iptables -S ufw-user-input | wc -l) iptables rules)"
+
+ufw_allow=() ufw_delete=()
+for k in $(seq "$BENCH_RUNS"); do
+  ufw_allow+=("$(time_ms ufw_cmd allow from "$(src "$k")" to any port "$PORT" proto tcp)")
+  ufw_delete+=("$(time_ms ufw_cmd delete allow from "$(src "$k")" to any port "$PORT" proto tcp)")
+done
+ufw_allow_ms=$(printf '%s\n' "${ufw_allow[@]}" | median)
+ufw_delete_ms=$(printf '%s\n' "${ufw_delete[@]}" | median)
+log "ufw: allow ${ufw_allow[*]} ms; delete ${ufw_delete[*]} ms"
+bench_netns_del "$ufw_ns"
+
+# ---- nft: the same 10,000 rules in one chain; `nft --echo --handle add
+# rule` gives the handle that `nft delete rule ... handle H` needs.
+nft_ns=$BENCH_TAG-nft
+bench_netns_add "$nft_ns"
+awk -v n="$RULES" 'BEGIN {
+  print "table inet bench {"
+  print "  set bans { type ipv4_addr; flags timeout; }"
+  print "  chain input {"
+  print "    type filter hook input priority 0; policy drop;"
+  print "    ip saddr @bans drop"
+  for (i = 0; i < n; i++)
+    printf "    ip saddr 198.%d.%d.%d tcp dport %d counter accept\n", 18 + int(i / 65536), int(i / 256) % 256, i % 256, 1024 + i % 60000
+  print "  }"
+  print "}"
+}' >"$work/rules.nft"
+ip netns exec "$nft_ns" nft -f "$work/rules.nft"
+nft_rt=()
+nft_add_delete() {  # one round trip; prints ms
+  local k=$1 t0 t1 handle
+  t0=$(now_us)
+  handle=$(ip netns exec "$nft_ns" nft --echo --handle add rule inet bench input \
+    ip saddr "$(src "$k")" tcp dport "$PORT" counter accept | awk '/# handle/ { print $NF }')
+  ip netns exec "$nft_ns" nft delete rule inet bench input handle "$handle"
+  t1=$(now_us)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'
+}
+for k in $(seq "$BENCH_RUNS"); do nft_rt+=("$(nft_add_delete "$k")"); done
+nft_rt_ms=$(printf '%s\n' "${nft_rt[@]}" | median)
+log "nft add+delete: ${nft_rt[*]} ms"
+
+# 100,000 bans from a file: one `nft -f` of `add element` lines, 1,000 a line.
+awk -v n="$BANS" 'BEGIN {
+  for (i = 0; i < n; i++) {
+    if (i % 1000 == 0) printf "%sadd element inet bench bans { ", (i ? " }\n" : "")
+    else printf ", "
+    printf "10.%d.%d.%d timeout 1h", int(i / 65536) % 256, int(i / 256) % 256, i % 256
+  }
+  print " }"
+}' >"$work/bans.nft"
+awk -v n="$BANS" 'BEGIN { for (i = 0; i < n; i++) printf "10.%d.%d.%d\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >"$work/bans.txt"
+nft_ban=()
+for k in $(seq "$BENCH_RUNS"); do
+  ip netns exec "$nft_ns" nft flush set inet bench bans
+  nft_ban+=("$(time_ms ip netns exec "$nft_ns" nft -f "$work/bans.nft")")
+done
+nft_ban_ms=$(printf '%s\n' "${nft_ban[@]}" | median)
+log "nft add element x $BANS: ${nft_ban[*]} ms"
+bench_netns_del "$nft_ns"
+
+# ---- rampart: an agent in its own namespace with the same 10,000 rules in
+# its configuration; the CLI talks to it over the control socket.
+r_allow=- r_delete=- r_rt=- r_ban=-
+why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
+if [[ -x $RAMPART ]] && declare -F rampart_cli_bench >/dev/null; then
+  rampart_cli_bench  # sets r_allow r_delete r_rt r_ban and why
+fi
+
+ucmd="ufw allow from 198.19.0.N to any port $PORT proto tcp; ufw delete allow from ... (ip netns exec; --datadir with $RULES rules)"
+rcmd="rampart fw allow $PORT/tcp --from 198.19.0.N --name bench-N; rampart fw delete bench-N (agent with $RULES rules)"
+row cli "fw allow on a node with 10,000 rules: rampart vs ufw allow" "$r_allow" "$ufw_allow_ms" ms lower "<=10 ms" "$rcmd; $ucmd; $why"
+row cli "fw delete on a node with 10,000 rules: rampart vs ufw delete" "$r_delete" "$ufw_delete_ms" ms lower "<=10 ms" "$rcmd; $ucmd; $why"
+row cli "allow + delete round trip, 10,000 rules: rampart vs nft add rule + nft delete rule handle" "$r_rt" "$nft_rt_ms" ms lower - \
+  "$rcmd; nft --echo --handle add rule inet bench input ip saddr 198.19.0.N tcp dport $PORT counter accept; nft delete rule inet bench input handle H; $why"
+row cli "Ban 100,000 addresses from a file: rampart fw ban --file vs nft -f (add element, timeout set)" "$r_ban" "$nft_ban_ms" ms lower "<=1000 ms" \
+  "rampart fw ban --file bans.txt; nft -f bans.nft (100 lines of 1,000 'add element ... timeout 1h'); ufw has no set: one rule per address; $why"

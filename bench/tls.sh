@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# TLS: requests per second on new connections (a full TLS 1.3 handshake
+# each, ECDSA P-256, no resumption) and on keep-alive connections, against
+# rampart's HTTPS endpoint, `openssl s_server -www` and node_exporter with
+# --web.config.file, all serving the same certificate on 127.0.0.1 in a
+# namespace of the benchmark's own. Servers are measured in turn, run after
+# run.
+source "$(dirname "$0")/lib.sh"
+
+LOAD=$(bench_prog bench_https_load)
+[[ -n $LOAD ]] || { log "bench_https_load not built in $BENCH_BUILD_DIR"; exit 1; }
+RAMPART=${RAMPART_BINARY:-$BENCH_BUILD_DIR/rampart}
+
+bench_tmpdir work
+ns=$BENCH_TAG-tls
+bench_netns_add "$ns"
+bench_cert "$work"
+
+THREADS=2
+NEW_COUNT=3000      # per run, or 4 s
+KEEP_COUNT=20000    # per run, or 4 s
+
+# load NAME MODE PORT PATH [--plain]: one run; prints req/s.
+load() {
+  local mode=$1 port=$2 path=$3
+  shift 3
+  ip netns exec "$ns" "$LOAD" "$mode" 127.0.0.1 "$port" "$path" --threads "$THREADS" \
+    --count "$([[ $mode == newconn ]] && echo $NEW_COUNT || echo $KEEP_COUNT)" --max-seconds 4 "$@" |
+    awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1); if ($NF != "0") print "errors " $NF > "/dev/stderr" }'
+}
+
+P_SSERVER=4431 P_NE=4432 P_NE_PLAIN=4433 P_RMP=4434 P_RMP_PLAIN=4435
+start_s_server pid_s "$ns" "$P_SSERVER" "$work"
+start_node_exporter pid_ne "$ns" "$P_NE" "$work" tls
+start_node_exporter pid_ne_plain "$ns" "$P_NE_PLAIN" "$work" plain
+
+rampart_ok=
+rampart_plain_ok=
+rampart_why="not yet measured: rampart's HTTPS endpoint is not built yet"
+if [[ -x $RAMPART ]] && declare -F start_rampart >/dev/null; then
+  if start_rampart pid_r "$ns" "$P_RMP" "$work/rampart" tls; then
+    rampart_ok=1
+  else
+    rampart_why="not measured: rampart agent did not serve HTTPS (see the log of bench/tls.sh)"
+  fi
+  if start_rampart pid_rp "$ns" "$P_RMP_PLAIN" "$work/rampart-plain" plain; then
+    rampart_plain_ok=1
+  fi
+fi
+
+declare -A v
+add() { v[$1]+="$2 "; }
+for run in $(seq "$BENCH_RUNS"); do
+  add s_new "$(load newconn $P_SSERVER /)"
+  add ne_new "$(load newconn $P_NE /)"
+  add ne_metrics_new "$(load newconn $P_NE /metrics)"
+  add ne_keep "$(load keepalive $P_NE /)"
+
+  if [[ -n $rampart_ok ]]; then
+    add r_new "$(load newconn $P_RMP /healthz)"
+    add r_metrics_new "$(load newconn $P_RMP /metrics)"
+    add r_keep "$(load keepalive $P_RMP /healthz)"
+  fi
+  if [[ -n $rampart_plain_ok ]]; then
+    add r_plain_keep "$(load keepalive $P_RMP_PLAIN /healthz --plain)"
+  fi
+  log "run $run: $(for k in "${!v[@]}"; do printf "%s=%s " "$k" "$(awk "{ print \$NF }" <<<"${v[$k]}")"; done)"
+done
+med() { tr ' ' '\n' <<<"${v[$1]:-}" | grep . | median; }
+val() { if [[ -n ${v[$1]:-} ]]; then med "$1"; else echo -; fi; }
+
+cmd="bench_https_load newconn 127.0.0.1 PORT PATH --threads $THREADS --count $NEW_COUNT --max-seconds 4"
+kcmd="bench_https_load keepalive 127.0.0.1 PORT PATH --threads $THREADS --count $KEEP_COUNT --max-seconds 4"
+note=
+[[ -n $rampart_ok ]] || note="; rampart: $rampart_why"
+row tls "New-connection HTTPS req/s: rampart /healthz vs openssl s_server -www" \
+  "$(val r_new)" "$(val s_new)" req/s higher - "$cmd; openssl s_server -www -accept 127.0.0.1:PORT (same ECDSA P-256 cert)$note"
+row tls "New-connection HTTPS req/s: rampart /healthz vs node_exporter / (--web.config.file)" \
+  "$(val r_new)" "$(val ne_new)" req/s higher - "$cmd$note"
+row tls "New-connection HTTPS scrapes/s: rampart /metrics vs node_exporter /metrics (5 collectors)" \
+  "$(val r_metrics_new)" "$(val ne_metrics_new)" req/s higher - "$cmd$note"
+row tls "New-connection HTTPS req/s to /healthz: rampart vs the aim of 600/s" \
+  "$(val r_new)" 600 req/s higher ">=1" "$cmd$note"
+pnote=$note
+[[ -n $rampart_ok && -z $rampart_plain_ok ]] && pnote="; rampart plain HTTP: not measured (rampart serves HTTPS only)"
+row tls "Keep-alive req/s: rampart HTTPS /healthz vs rampart plain HTTP /healthz" \
+  "$(val r_keep)" "$(val r_plain_keep)" req/s higher ">=0.9" "$kcmd [--plain]$pnote"
+row tls "Keep-alive req/s: rampart HTTPS /healthz vs node_exporter HTTPS /" \
+  "$(val r_keep)" "$(val ne_keep)" req/s higher - "$kcmd$note"
