@@ -117,6 +117,17 @@ struct Ban {
   bool operator==(const Ban&) const = default;
 };
 
+// Names as the policy accepts them, shared with the CLI (`fw allow --name`,
+// `--from GROUP`). Rule names: [A-Za-z0-9_.-]{1,64}. Group names are the
+// same but start with a letter or '_', so no group name reads as an address.
+bool isValidRuleName(std::string_view name);
+bool isValidGroupName(std::string_view name);
+// A host name as RFC 1123 allows it: dot-separated labels of letters, digits
+// and '-', each 1..63 long and not starting or ending with '-', at most 253
+// characters, an optional final dot, and a last label that is not all digits
+// (so "1.2.3" is a mistyped address, not a name).
+bool isValidHostName(std::string_view name);
+
 // Parses the `firewall:` mapping. Reports every error into `diags` with its
 // file:line:col and returns the policy built from what was valid.
 Policy parsePolicy(const YAML::Node& firewall, const std::string& file, Diagnostics& diags);

@@ -1,0 +1,84 @@
+// Names, lookups and the embedded default policy. Parsing of the YAML lives
+// in policy_parse.cpp, the address and port types in address.cpp.
+#include "firewall/policy.h"
+
+#include <algorithm>
+
+namespace rampart::fw {
+namespace {
+
+bool isNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '.' || c == '-';
+}
+
+bool isHostLabelChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '-';
+}
+
+}  // namespace
+
+bool isValidRuleName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), isNameChar);
+}
+
+bool isValidGroupName(std::string_view name) {
+  if (!isValidRuleName(name)) return false;
+  const char c = name[0];
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+bool isValidHostName(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::string_view last;
+  while (true) {
+    const size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        !std::all_of(label.begin(), label.end(), isHostLabelChar)) {
+      return false;
+    }
+    last = label;
+    if (dot == std::string_view::npos) break;
+    name.remove_prefix(dot + 1);
+  }
+  // RFC 3696 section 2: a top-level domain is never all-numeric.
+  return !std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+const Group* Policy::findGroup(std::string_view name) const {
+  for (const auto& g : groups) {
+    if (g.name == name) return &g;
+  }
+  return nullptr;
+}
+
+Policy defaultPolicy(uint16_t agent_port) {
+  const SourceLoc loc{"<embedded default>", 0, 0};
+  const auto tcp = [](uint16_t port) {
+    return PortSpec{PortRange{port, port}, {Proto::Tcp}};
+  };
+  Policy p;  // input drop, forward drop, output accept, log_dropped 5/second
+  // No `limit` on SSH here: the default runs on nodes nobody has configured
+  // yet, where a rate limit is how an operator running a loop of `ssh` or an
+  // Ansible play with many forks locks themselves out. A configured policy
+  // can add one (SPEC.md's example does).
+  Rule ssh;
+  ssh.name = "ssh";
+  ssh.ports = {tcp(22)};
+  ssh.loc = loc;
+  Rule web;
+  web.name = "web";
+  web.ports = {tcp(80), tcp(443)};
+  web.loc = loc;
+  Rule agent;
+  agent.name = "rampart";
+  agent.ports = {tcp(agent_port)};
+  agent.loc = loc;
+  p.rules = {ssh, web, agent};
+  return p;
+}
+
+}  // namespace rampart::fw

@@ -1,0 +1,453 @@
+// parsePolicy: the `firewall:` mapping of SPEC.md into a typed Policy. Every
+// mistake becomes one diagnostic at the node that holds it, and parsing goes
+// on, so `rampart check` lists them all (STYLE.md rule 5).
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/yaml_util.h"
+#include "firewall/policy.h"
+
+namespace rampart::fw {
+namespace {
+
+// Bounds on what one file may ask for. Far above any real policy; they exist
+// so a generated or hostile file cannot make the agent build a ruleset the
+// kernel would take minutes to commit.
+constexpr size_t kMaxRules = 10'000;
+constexpr size_t kMaxGroups = 1'000;
+constexpr size_t kMaxGroupEntries = 65'536;
+constexpr size_t kMaxListItems = 1'024;  // ports or sources of one rule
+
+struct Field {
+  YAML::Node key;
+  YAML::Node value;
+};
+
+// The entries of one mapping, read once: unknown keys and keys given twice
+// are reported at the key (yaml-cpp keeps both copies of a repeated key and
+// lookups would silently see only the first).
+class Fields {
+ public:
+  Fields(YamlReader& r, const YAML::Node& map, std::string_view section,
+         std::initializer_list<std::string_view> allowed) {
+    std::string expected;
+    for (auto a : allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node& key = it->first;
+      if (!key.IsScalar()) {
+        r.error(key, fmt::format("{}: keys must be plain names", section));
+        continue;
+      }
+      const std::string& name = key.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        r.error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section, name,
+                                 expected));
+        continue;
+      }
+      if (const Field* first = get(name)) {
+        r.error(key, fmt::format("{}: key '{}' is given twice (first at line {})", section, name,
+                                 first->key.Mark().line + 1));
+        continue;
+      }
+      found_.emplace_back(name, Field{key, it->second});
+    }
+  }
+
+  const Field* get(std::string_view name) const {
+    for (const auto& [n, f] : found_) {
+      if (n == name) return &f;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<std::string, Field>> found_;
+};
+
+int lineOf(const YAML::Node& n) { return n.Mark().is_null() ? 0 : n.Mark().line + 1; }
+
+// The items of a value that may be one scalar or a list of scalars
+// (`allow: 22/tcp` or `allow: [80/tcp, 443/tcp]`). Non-scalar items are
+// reported and left out.
+std::vector<YAML::Node> scalarItems(YamlReader& r, const YAML::Node& value,
+                                    std::string_view what) {
+  std::vector<YAML::Node> out;
+  if (value.IsScalar()) {
+    out.push_back(value);
+    return out;
+  }
+  if (!value.IsSequence()) {
+    r.error(value, fmt::format("{}: expected one value or a list, found {}", what,
+                               value.IsMap() ? "a mapping" : "nothing"));
+    return out;
+  }
+  if (value.size() == 0) {
+    r.error(value, fmt::format("{}: the list is empty", what));
+    return out;
+  }
+  if (value.size() > kMaxListItems) {
+    r.error(value, fmt::format("{}: {} items, more than the limit of {}", what, value.size(),
+                               kMaxListItems));
+    return out;
+  }
+  for (const auto& item : value) {
+    if (item.IsScalar()) out.push_back(item);
+    else r.error(item, fmt::format("{}: each item must be a single value, not {}", what,
+                                   item.IsMap() ? "a mapping" : "a list"));
+  }
+  return out;
+}
+
+// A string that was meant as an address: Cidr::parse's message is the one
+// to show for it, rather than "not a host name" or "unknown group".
+bool looksLikeAddress(std::string_view s) {
+  return (!s.empty() && s[0] >= '0' && s[0] <= '9') ||
+         s.find_first_of(":/") != std::string_view::npos;
+}
+
+class PolicyParser {
+ public:
+  explicit PolicyParser(YamlReader& r) : r_(r) {}
+
+  Policy run(const YAML::Node& fw) {
+    if (!fw.IsDefined() || fw.IsNull()) return policy_;
+    if (!r_.expectMap(fw, "firewall")) return policy_;
+    Fields f(r_, fw, "firewall",
+             {"input_policy", "forward_policy", "output_policy", "log_dropped", "builtins",
+              "groups", "rules"});
+    chainPolicy(f.get("input_policy"), "input_policy", policy_.input_policy);
+    chainPolicy(f.get("forward_policy"), "forward_policy", policy_.forward_policy);
+    chainPolicy(f.get("output_policy"), "output_policy", policy_.output_policy);
+    if (const Field* x = f.get("log_dropped")) logDropped(x->value);
+    if (const Field* x = f.get("builtins")) builtins(x->value);
+    // Groups first, wherever they are in the file: rules refer to them.
+    if (const Field* x = f.get("groups")) groups(x->value);
+    if (const Field* x = f.get("rules")) rules(x->value);
+    return policy_;
+  }
+
+ private:
+  void chainPolicy(const Field* field, std::string_view what, ChainPolicy& out) {
+    if (field == nullptr) return;
+    const YAML::Node& v = field->value;
+    if (v.IsScalar() && v.Scalar() == "drop") out = ChainPolicy::Drop;
+    else if (v.IsScalar() && v.Scalar() == "accept") out = ChainPolicy::Accept;
+    else r_.error(v, fmt::format("firewall.{}: expected drop or accept, found {}", what,
+                                 describe(v)));
+  }
+
+  void logDropped(const YAML::Node& v) {
+    if (v.IsScalar()) {
+      const std::string& s = v.Scalar();
+      if (s == "false" || s == "no" || s == "off") {
+        policy_.log_dropped.reset();
+        return;
+      }
+      if (s == "true" || s == "yes" || s == "on") return;  // keep the default rate
+      if (auto rate = Rate::parse(s)) {
+        policy_.log_dropped = *rate;
+        return;
+      } else if (s.find('/') != std::string::npos) {
+        r_.error(v, fmt::format("firewall.log_dropped: {}", rate.error()));
+        return;
+      }
+    }
+    r_.error(v, fmt::format("firewall.log_dropped: expected a rate like 5/second, or false; "
+                            "found {}",
+                            describe(v)));
+  }
+
+  void builtins(const YAML::Node& v) {
+    if (!r_.expectMap(v, "firewall.builtins")) return;
+    Fields f(r_, v, "firewall.builtins", {"loopback", "established", "invalid", "icmp"});
+    const auto flag = [&](std::string_view key, bool& out) {
+      if (const Field* x = f.get(key)) {
+        if (auto b = r_.boolean(x->value, fmt::format("firewall.builtins.{}", key))) out = *b;
+      }
+    };
+    flag("loopback", policy_.builtins.loopback);
+    flag("established", policy_.builtins.established);
+    flag("invalid", policy_.builtins.invalid);
+    flag("icmp", policy_.builtins.icmp);
+  }
+
+  void groups(const YAML::Node& v) {
+    if (v.IsNull()) return;
+    if (!r_.expectMap(v, "firewall.groups")) return;
+    if (v.size() > kMaxGroups) {
+      r_.error(v, fmt::format("firewall.groups: {} groups, more than the limit of {}", v.size(),
+                              kMaxGroups));
+      return;
+    }
+    for (auto it = v.begin(); it != v.end(); ++it) group(it->first, it->second);
+  }
+
+  void group(const YAML::Node& key, const YAML::Node& value) {
+    if (!key.IsScalar()) {
+      r_.error(key, "firewall.groups: a group name must be a plain name");
+      return;
+    }
+    const std::string& name = key.Scalar();
+    if (!group_lines_.emplace(name, lineOf(key)).second) {
+      r_.error(key, fmt::format("firewall.groups: group '{}' is defined twice (first at line {})",
+                                name, group_lines_[name]));
+      return;
+    }
+    const size_t errors_before = r_.diags().items().size();
+    if (!isValidGroupName(name)) {
+      r_.error(key, fmt::format("firewall.groups: '{}' is not a valid group name (expected 1 to "
+                                "64 letters, digits, '_', '.' or '-', starting with a letter "
+                                "or '_')",
+                                name));
+    }
+    Group g;
+    g.name = name;
+    g.loc = r_.loc(key);
+    const std::string what = fmt::format("group '{}'", name);
+    if (value.IsSequence() && value.size() > kMaxGroupEntries) {
+      r_.error(value, fmt::format("{}: {} entries, more than the limit of {}", what,
+                                  value.size(), kMaxGroupEntries));
+    } else if (value.IsSequence() || value.IsScalar()) {
+      // A scalar is a one-entry group; an empty list is allowed until used.
+      std::vector<YAML::Node> items;
+      if (value.IsScalar()) items.push_back(value);
+      for (const auto& item : value) items.push_back(item);
+      std::map<std::string, int> seen;
+      for (const auto& item : items) groupEntry(g, item, what, seen);
+    } else if (!value.IsNull()) {
+      r_.error(value, fmt::format("{}: expected a list of addresses, networks and host names, "
+                                  "found a mapping",
+                                  what));
+    }
+    if (r_.diags().items().size() != errors_before) {
+      broken_groups_.insert(name);
+      return;
+    }
+    policy_.groups.push_back(std::move(g));
+  }
+
+  void groupEntry(Group& g, const YAML::Node& item, std::string_view what,
+                  std::map<std::string, int>& seen) {
+    auto s = r_.string(item, what);
+    if (!s) return;
+    std::string canonical;
+    auto cidr = Cidr::parse(*s);
+    if (cidr) {
+      canonical = cidr->str();
+    } else if (isValidHostName(*s)) {
+      canonical = *s;
+      std::transform(canonical.begin(), canonical.end(), canonical.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    } else if (looksLikeAddress(*s)) {
+      r_.error(item, fmt::format("{}: {}", what, cidr.error()));
+      return;
+    } else {
+      r_.error(item, fmt::format("{}: '{}' is neither an address, a network (CIDR) nor a valid "
+                                 "host name (letters, digits and '-' in dot-separated labels)",
+                                 what, *s));
+      return;
+    }
+    if (auto [it, fresh] = seen.emplace(canonical, lineOf(item)); !fresh) {
+      r_.error(item, fmt::format("{}: {} is listed twice (first at line {})", what, canonical,
+                                 it->second));
+      return;
+    }
+    if (cidr) g.cidrs.push_back(*cidr);
+    else g.dns_names.push_back(canonical);
+  }
+
+  void rules(const YAML::Node& v) {
+    if (v.IsNull()) return;
+    if (!r_.expectSequence(v, "firewall.rules")) return;
+    if (v.size() > kMaxRules) {
+      r_.error(v, fmt::format("firewall.rules: {} rules, more than the limit of {}", v.size(),
+                              kMaxRules));
+      return;
+    }
+    size_t index = 0;
+    for (const auto& item : v) {
+      ++index;
+      if (auto rule = this->rule(item, index)) policy_.rules.push_back(std::move(*rule));
+    }
+  }
+
+  std::optional<Rule> rule(const YAML::Node& node, size_t index) {
+    const size_t errors_before = r_.diags().items().size();
+    std::string what = fmt::format("firewall.rules[{}]", index);
+    if (!r_.expectMap(node, what)) return std::nullopt;
+    Fields f(r_, node, what, {"name", "allow", "deny", "from", "limit", "chain"});
+    Rule rule;
+    rule.loc = r_.loc(node);
+    if (const Field* n = f.get("name")) {
+      ruleName(rule, n->value, what);
+      if (!rule.name.empty()) what = fmt::format("rule '{}'", rule.name);
+    } else {
+      r_.error(node, fmt::format("{}: missing key 'name' (every rule has a unique name; it "
+                                 "labels the rule's counters)",
+                                 what));
+    }
+    const Field* allow = f.get("allow");
+    const Field* deny = f.get("deny");
+    if (allow && deny) {
+      const Field* second = lineOf(allow->key) > lineOf(deny->key) ? allow : deny;
+      r_.error(second->key, fmt::format("{}: a rule has either allow or deny, not both", what));
+    } else if (allow) {
+      rule.action = Action::Allow;
+      ports(rule, allow->value, what + ": allow");
+    } else if (deny) {
+      rule.action = Action::Deny;
+      ports(rule, deny->value, what + ": deny");
+    } else {
+      r_.error(node, fmt::format("{}: expected 'allow: PORTS' or 'deny: PORTS|any'", what));
+    }
+    if (const Field* x = f.get("from")) sources(rule, x->value, what + ": from");
+    if (const Field* x = f.get("limit")) limit(rule, *x, what, deny != nullptr && !allow);
+    if (const Field* x = f.get("chain")) chain(rule, x->value, what);
+    if (r_.diags().items().size() != errors_before) return std::nullopt;
+    return rule;
+  }
+
+  void ruleName(Rule& rule, const YAML::Node& v, std::string_view what) {
+    auto s = r_.string(v, fmt::format("{}: name", what));
+    if (!s) return;
+    if (!isValidRuleName(*s)) {
+      r_.error(v, fmt::format("{}: '{}' is not a valid rule name (expected 1 to 64 letters, "
+                              "digits, '_', '.' or '-')",
+                              what, *s));
+      return;
+    }
+    if (auto [it, fresh] = rule_lines_.emplace(*s, lineOf(v)); !fresh) {
+      r_.error(v, fmt::format("{}: rule name '{}' is already used (first at line {})", what, *s,
+                              it->second));
+      return;
+    }
+    rule.name = *s;
+  }
+
+  void ports(Rule& rule, const YAML::Node& v, const std::string& what) {
+    const bool deny = rule.action == Action::Deny;
+    const auto items = scalarItems(r_, v, what);
+    bool any = false;
+    std::map<std::string, int> seen;
+    for (const auto& item : items) {
+      const std::string& s = item.Scalar();
+      if (s == "any") {
+        if (!deny) {
+          r_.error(item, fmt::format("{}: 'any' is only for deny; an allow rule names the ports "
+                                     "it opens (like 22/tcp or 8000-8100/udp)",
+                                     what));
+        } else if (items.size() > 1) {
+          r_.error(item, fmt::format("{}: 'any' already means every port and protocol; it "
+                                     "cannot be listed with other ports",
+                                     what));
+        }
+        any = true;
+        continue;
+      }
+      auto spec = PortSpec::parse(s);
+      if (!spec) {
+        r_.error(item, fmt::format("{}: {}", what, spec.error()));
+        continue;
+      }
+      if (auto [it, fresh] = seen.emplace(spec->str(), lineOf(item)); !fresh) {
+        r_.error(item, fmt::format("{}: {} is listed twice", what, spec->str()));
+        continue;
+      }
+      rule.ports.push_back(*spec);
+    }
+    if (any) rule.ports.clear();
+  }
+
+  void sources(Rule& rule, const YAML::Node& v, const std::string& what) {
+    std::set<std::string> seen;
+    for (const auto& item : scalarItems(r_, v, what)) {
+      const std::string& s = item.Scalar();
+      if (!seen.insert(s).second) {
+        r_.error(item, fmt::format("{}: {} is listed twice", what, s));
+        continue;
+      }
+      if (auto cidr = Cidr::parse(s)) {
+        rule.from.push_back(*cidr);
+      } else if (isValidGroupName(s)) {
+        groupRef(rule, item, what);
+      } else if (looksLikeAddress(s)) {
+        r_.error(item, fmt::format("{}: {}", what, cidr.error()));
+      } else {
+        r_.error(item, fmt::format("{}: '{}' is neither an address, a network (CIDR) nor a "
+                                   "group name",
+                                   what, s));
+      }
+    }
+  }
+
+  void groupRef(Rule& rule, const YAML::Node& item, const std::string& what) {
+    const std::string& name = item.Scalar();
+    if (broken_groups_.contains(name)) return;  // its definition's errors are reported
+    const Group* g = policy_.findGroup(name);
+    if (g == nullptr) {
+      std::string known;
+      for (const auto& k : policy_.groups) known += fmt::format("{}{}", known.empty() ? "" : ", ", k.name);
+      std::string hint = known.empty() ? "no groups are defined under firewall.groups"
+                                       : fmt::format("known groups: {}", known);
+      if (isValidHostName(name) && name.find('.') != std::string::npos) {
+        hint += "; to allow a host name, list it in a group";
+      }
+      r_.error(item, fmt::format("{}: unknown group '{}' ({})", what, name, hint));
+      return;
+    }
+    if (g->cidrs.empty() && g->dns_names.empty()) {
+      r_.error(item, fmt::format("{}: group '{}' (line {}) is empty, so this rule would match "
+                                 "nothing; add addresses to it or remove it from the rule",
+                                 what, name, g->loc.line));
+      return;
+    }
+    rule.from_groups.push_back(name);
+  }
+
+  void limit(Rule& rule, const Field& f, std::string_view what, bool deny) {
+    if (deny) {
+      r_.error(f.key, fmt::format("{}: limit is only for allow rules (a deny rule drops every "
+                                  "packet it matches)",
+                                  what));
+      return;
+    }
+    auto s = r_.string(f.value, fmt::format("{}: limit", what));
+    if (!s) return;
+    if (auto rate = Rate::parse(*s)) rule.limit = *rate;
+    else r_.error(f.value, fmt::format("{}: limit: {}", what, rate.error()));
+  }
+
+  void chain(Rule& rule, const YAML::Node& v, std::string_view what) {
+    if (v.IsScalar() && v.Scalar() == "input") rule.hook = Hook::Input;
+    else if (v.IsScalar() && v.Scalar() == "forward") rule.hook = Hook::Forward;
+    else if (v.IsScalar() && v.Scalar() == "output") rule.hook = Hook::Output;
+    else r_.error(v, fmt::format("{}: chain: expected input, forward or output, found {}", what,
+                                 describe(v)));
+  }
+
+  static std::string describe(const YAML::Node& v) {
+    if (v.IsScalar()) return fmt::format("'{}'", v.Scalar());
+    if (v.IsSequence()) return "a list";
+    if (v.IsMap()) return "a mapping";
+    return "nothing";
+  }
+
+  YamlReader& r_;
+  Policy policy_;
+  std::map<std::string, int> group_lines_;
+  std::set<std::string> broken_groups_;
+  std::map<std::string, int> rule_lines_;
+};
+
+}  // namespace
+
+Policy parsePolicy(const YAML::Node& firewall, const std::string& file, Diagnostics& diags) {
+  YamlReader reader(file, diags);
+  return PolicyParser(reader).run(firewall);
+}
+
+}  // namespace rampart::fw
