@@ -27,25 +27,38 @@ struct Field {
   YAML::Node value;
 };
 
-// The entries of one mapping, read once: unknown keys and keys given twice
-// are reported at the key (yaml-cpp keeps both copies of a repeated key and
-// lookups would silently see only the first).
+// A key a mapping may have, and what its value should be (for the message
+// when it has none).
+struct Key {
+  std::string_view name;
+  std::string_view expected;
+  bool may_be_empty = false;
+};
+
+// The entries of one mapping, read once: unknown keys, keys given twice and
+// keys without a value are reported at the key. (yaml-cpp keeps both copies
+// of a repeated key, where a lookup would silently see only the first; and
+// it places an empty value at the next token, often on the next line.)
 class Fields {
  public:
   Fields(YamlReader& r, const YAML::Node& map, std::string_view section,
-         std::initializer_list<std::string_view> allowed) {
-    std::string expected;
-    for (auto a : allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& key = it->first;
+         std::initializer_list<Key> allowed) {
+    std::string names;
+    for (const auto& a : allowed) names += fmt::format("{}{}", names.empty() ? "" : ", ", a.name);
+    // Copies, not references: yaml-cpp's iterator hands out a temporary pair,
+    // and `const Node& k = it->first` would dangle.
+    for (const auto& kv : map) {
+      const YAML::Node key = kv.first;
       if (!key.IsScalar()) {
         r.error(key, fmt::format("{}: keys must be plain names", section));
         continue;
       }
       const std::string& name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      const auto spec = std::find_if(allowed.begin(), allowed.end(),
+                                     [&](const Key& a) { return a.name == name; });
+      if (spec == allowed.end()) {
         r.error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section, name,
-                                 expected));
+                                 names));
         continue;
       }
       if (const Field* first = get(name)) {
@@ -53,10 +66,23 @@ class Fields {
                                  first->key.Mark().line + 1));
         continue;
       }
-      found_.emplace_back(name, Field{key, it->second});
+      if (kv.second.IsNull() && !spec->may_be_empty) {
+        r.error(key, fmt::format("{}: '{}' has no value (expected {})", section, name,
+                                 spec->expected));
+        found_.emplace_back(name, Field{key, YAML::Node(YAML::NodeType::Undefined)});
+        continue;
+      }
+      found_.emplace_back(name, Field{key, kv.second});
     }
   }
 
+  // The key's entry if it has a usable value.
+  const Field* operator[](std::string_view name) const {
+    const Field* f = get(name);
+    return f != nullptr && f->value.IsDefined() ? f : nullptr;
+  }
+
+  // The key's entry, even one without a value.
   const Field* get(std::string_view name) const {
     for (const auto& [n, f] : found_) {
       if (n == name) return &f;
@@ -117,16 +143,21 @@ class PolicyParser {
     if (!fw.IsDefined() || fw.IsNull()) return policy_;
     if (!r_.expectMap(fw, "firewall")) return policy_;
     Fields f(r_, fw, "firewall",
-             {"input_policy", "forward_policy", "output_policy", "log_dropped", "builtins",
-              "groups", "rules"});
-    chainPolicy(f.get("input_policy"), "input_policy", policy_.input_policy);
-    chainPolicy(f.get("forward_policy"), "forward_policy", policy_.forward_policy);
-    chainPolicy(f.get("output_policy"), "output_policy", policy_.output_policy);
-    if (const Field* x = f.get("log_dropped")) logDropped(x->value);
-    if (const Field* x = f.get("builtins")) builtins(x->value);
+             {{"input_policy", "drop or accept"},
+              {"forward_policy", "drop or accept"},
+              {"output_policy", "drop or accept"},
+              {"log_dropped", "a rate like 5/second, or false"},
+              {"builtins", "a mapping of loopback, established, invalid, icmp to true or false"},
+              {"groups", "", true},
+              {"rules", "", true}});
+    chainPolicy(f["input_policy"], "input_policy", policy_.input_policy);
+    chainPolicy(f["forward_policy"], "forward_policy", policy_.forward_policy);
+    chainPolicy(f["output_policy"], "output_policy", policy_.output_policy);
+    if (const Field* x = f["log_dropped"]) logDropped(x->value);
+    if (const Field* x = f["builtins"]) builtins(x->value);
     // Groups first, wherever they are in the file: rules refer to them.
-    if (const Field* x = f.get("groups")) groups(x->value);
-    if (const Field* x = f.get("rules")) rules(x->value);
+    if (const Field* x = f["groups"]) groups(x->value);
+    if (const Field* x = f["rules"]) rules(x->value);
     return policy_;
   }
 
@@ -163,9 +194,13 @@ class PolicyParser {
 
   void builtins(const YAML::Node& v) {
     if (!r_.expectMap(v, "firewall.builtins")) return;
-    Fields f(r_, v, "firewall.builtins", {"loopback", "established", "invalid", "icmp"});
+    Fields f(r_, v, "firewall.builtins",
+             {{"loopback", "true or false"},
+              {"established", "true or false"},
+              {"invalid", "true or false"},
+              {"icmp", "true or false"}});
     const auto flag = [&](std::string_view key, bool& out) {
-      if (const Field* x = f.get(key)) {
+      if (const Field* x = f[key]) {
         if (auto b = r_.boolean(x->value, fmt::format("firewall.builtins.{}", key))) out = *b;
       }
     };
@@ -183,7 +218,7 @@ class PolicyParser {
                               kMaxGroups));
       return;
     }
-    for (auto it = v.begin(); it != v.end(); ++it) group(it->first, it->second);
+    for (const auto& kv : v) group(kv.first, kv.second);
   }
 
   void group(const YAML::Node& key, const YAML::Node& value) {
@@ -279,13 +314,19 @@ class PolicyParser {
     const size_t errors_before = r_.diags().items().size();
     std::string what = fmt::format("firewall.rules[{}]", index);
     if (!r_.expectMap(node, what)) return std::nullopt;
-    Fields f(r_, node, what, {"name", "allow", "deny", "from", "limit", "chain"});
+    Fields f(r_, node, what,
+             {{"name", "a rule name"},
+              {"allow", "a port like 22/tcp, or a list of them"},
+              {"deny", "a port like 22/tcp, a list of them, or any"},
+              {"from", "an address, a network, a group name, or a list of them"},
+              {"limit", "a rate like 10/minute"},
+              {"chain", "input, forward or output"}});
     Rule rule;
     rule.loc = r_.loc(node);
-    if (const Field* n = f.get("name")) {
+    if (const Field* n = f["name"]) {
       ruleName(rule, n->value, what);
       if (!rule.name.empty()) what = fmt::format("rule '{}'", rule.name);
-    } else {
+    } else if (f.get("name") == nullptr) {
       r_.error(node, fmt::format("{}: missing key 'name' (every rule has a unique name; it "
                                  "labels the rule's counters)",
                                  what));
@@ -297,16 +338,16 @@ class PolicyParser {
       r_.error(second->key, fmt::format("{}: a rule has either allow or deny, not both", what));
     } else if (allow) {
       rule.action = Action::Allow;
-      ports(rule, allow->value, what + ": allow");
+      if (allow->value.IsDefined()) ports(rule, allow->value, what + ": allow");
     } else if (deny) {
       rule.action = Action::Deny;
-      ports(rule, deny->value, what + ": deny");
+      if (deny->value.IsDefined()) ports(rule, deny->value, what + ": deny");
     } else {
       r_.error(node, fmt::format("{}: expected 'allow: PORTS' or 'deny: PORTS|any'", what));
     }
-    if (const Field* x = f.get("from")) sources(rule, x->value, what + ": from");
-    if (const Field* x = f.get("limit")) limit(rule, *x, what, deny != nullptr && !allow);
-    if (const Field* x = f.get("chain")) chain(rule, x->value, what);
+    if (const Field* x = f["from"]) sources(rule, x->value, what + ": from");
+    if (const Field* x = f["limit"]) limit(rule, *x, what, deny != nullptr && !allow);
+    if (const Field* x = f["chain"]) chain(rule, x->value, what);
     if (r_.diags().items().size() != errors_before) return std::nullopt;
     return rule;
   }
@@ -446,8 +487,17 @@ class PolicyParser {
 }  // namespace
 
 Policy parsePolicy(const YAML::Node& firewall, const std::string& file, Diagnostics& diags) {
-  YamlReader reader(file, diags);
-  return PolicyParser(reader).run(firewall);
+  // Collected apart and sorted, so the user reads them in file order even
+  // though groups are parsed before the rules that use them.
+  Diagnostics mine;
+  YamlReader reader(file, mine);
+  Policy policy = PolicyParser(reader).run(firewall);
+  std::vector<Diagnostic> items = mine.items();
+  std::stable_sort(items.begin(), items.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::pair(a.loc.line, a.loc.col) < std::pair(b.loc.line, b.loc.col);
+  });
+  for (auto& d : items) diags.error(std::move(d.loc), std::move(d.message));
+  return policy;
 }
 
 }  // namespace rampart::fw
