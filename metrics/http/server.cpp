@@ -1,0 +1,265 @@
+// Asio's executor comparison trips g++ 12's -Wnull-dereference after inlining
+// at -O2 (a false positive inside Boost); silence it for this file.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+
+#include "metrics/http/server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace rampart::metrics::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+class Session;
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(asio::io_context& io_, ServerOptions options_, ContextSource contexts_, Handlers handlers)
+      : io(io_),
+        acceptor(io_),
+        retry(io_),
+        options(std::move(options_)),
+        contexts(std::move(contexts_)),
+        handler(options.handler, std::move(handlers)) {}
+
+  void accept();
+  void onReadable(const beast::error_code& ec);
+  void stopOnIo();
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry;  // after accept fails for lack of fds
+  ServerOptions options;
+  ContextSource contexts;
+  RequestHandler handler;
+  uint16_t port = 0;
+  bool stopped = false;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // io thread only
+  std::atomic<uint64_t> accepted{0}, refused{0}, timeouts{0}, active{0};
+};
+
+namespace {
+
+bool isTimeout(const beast::error_code& ec) { return ec == beast::error::timeout; }
+
+}  // namespace
+
+// One connection: handshake, then requests until the client or a deadline
+// ends it. Holds the context it was accepted with for its whole life.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<Server::Impl> server, tcp::socket socket, std::shared_ptr<tls::ServerContext> ctx)
+      : server_(std::move(server)), ctx_(std::move(ctx)), stream_(std::move(socket), ctx_->asio()) {
+    server_->active.fetch_add(1);
+  }
+  ~Session() {
+    server_->sessions.erase(this);
+    server_->active.fetch_sub(1);
+  }
+
+  void start() {
+    lowest().expires_after(timeouts().handshake);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](const beast::error_code& ec) { self->onHandshake(ec); });
+  }
+
+  void cancel() {
+    beast::error_code ignored;
+    lowest().socket().close(ignored);
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const Timeouts& timeouts() const { return server_->options.timeouts; }
+  const Limits& limits() const { return server_->options.handler.limits; }
+
+  void onHandshake(const beast::error_code& ec) {
+    ctx_->recordHandshake(!ec);
+    if (ec) return end(ec);
+    waitForRequest();
+  }
+
+  // Waiting for the first byte of a request is the idle phase (the header
+  // deadline for the connection's first request); reading the rest of the
+  // headers is the header phase.
+  void waitForRequest() {
+    if (buffer_.size() > 0) return readHeader();
+    lowest().expires_after(first_ ? timeouts().header : timeouts().idle);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                              if (ec) return self->end(ec);
+                              self->buffer_.commit(n);
+                              self->readHeader();
+                            });
+  }
+
+  void readHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits().header_bytes));
+    parser_->body_limit(limits().body_bytes);
+    lowest().expires_after(timeouts().header);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                               if (ec) return self->onReadError(ec);
+                               self->readBody();
+                             });
+  }
+
+  void readBody() {
+    lowest().expires_after(timeouts().body);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+      if (ec) return self->onReadError(ec);
+      self->write(self->server_->handler.handle(self->parser_->get()));
+    });
+  }
+
+  void onReadError(const beast::error_code& ec) {
+    if (ec == bhttp::error::header_limit) return write(RequestHandler::errorResponse(431));
+    if (ec == bhttp::error::body_limit) return write(RequestHandler::errorResponse(413));
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() && ec != bhttp::error::end_of_stream &&
+        ec != bhttp::error::partial_message)
+      return write(RequestHandler::errorResponse(400));
+    end(ec);
+  }
+
+  void write(Response res) {
+    response_ = std::make_shared<Response>(std::move(res));
+    lowest().expires_after(timeouts().write);
+    bhttp::async_write(stream_, *response_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+      if (ec) return self->end(ec);
+      bool keep = self->response_->keep_alive();
+      self->response_.reset();
+      if (!keep) return self->shutdown();
+      self->first_ = false;
+      self->waitForRequest();
+    });
+  }
+
+  void shutdown() {
+    lowest().expires_after(timeouts().write);
+    stream_.async_shutdown([self = shared_from_this()](const beast::error_code&) { self->cancel(); });
+  }
+
+  void end(const beast::error_code& ec) {
+    if (isTimeout(ec)) server_->timeouts.fetch_add(1);
+    cancel();
+  }
+
+  std::shared_ptr<Server::Impl> server_;
+  std::shared_ptr<tls::ServerContext> ctx_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_{limits().header_bytes + limits().body_bytes + 4096};
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+  bool first_ = true;
+};
+
+void Server::Impl::accept() {
+  if (stopped) return;
+  acceptor.async_wait(tcp::acceptor::wait_read,
+                      [self = shared_from_this()](const beast::error_code& ec) { self->onReadable(ec); });
+}
+
+void Server::Impl::onReadable(const beast::error_code& ec) {
+  if (stopped || ec == asio::error::operation_aborted) return;
+  // accept4 rather than Asio's accept: the new fd must be O_CLOEXEC from birth.
+  int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      retry.expires_after(std::chrono::milliseconds(100));  // back off until an fd is freed
+      retry.async_wait([self = shared_from_this()](const beast::error_code& e) {
+        if (!e) self->accept();
+      });
+      return;
+    }
+    return accept();  // EAGAIN, ECONNABORTED, EINTR: the next one
+  }
+  tcp::socket socket(io);
+  beast::error_code assign_ec;
+  socket.assign(acceptor.local_endpoint().protocol(), fd, assign_ec);
+  if (assign_ec) {
+    ::close(fd);
+    return accept();
+  }
+  accepted.fetch_add(1);
+  std::shared_ptr<tls::ServerContext> ctx = contexts ? contexts() : nullptr;
+  if (active.load() >= options.handler.limits.max_connections || !ctx) {
+    refused.fetch_add(1);
+    return accept();  // `socket` closes here
+  }
+  auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), std::move(ctx));
+  sessions.emplace(session.get(), session);
+  session->start();
+  accept();
+}
+
+void Server::Impl::stopOnIo() {
+  if (stopped) return;
+  stopped = true;
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  retry.cancel();
+  std::vector<std::shared_ptr<Session>> open;
+  for (auto& [ptr, weak] : sessions)
+    if (auto s = weak.lock()) open.push_back(std::move(s));
+  for (auto& s : open) s->cancel();
+}
+
+Server::Server(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { stop(); }
+
+Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, ServerOptions options, ContextSource contexts,
+                                               Handlers handlers) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return fail("listen address '{}' is not an IP address", options.host);
+  tcp::endpoint endpoint(address, options.port);
+  const std::string where = fmt::format("{}:{}", options.host, options.port);
+  auto impl = std::make_shared<Impl>(io, std::move(options), std::move(contexts), std::move(handlers));
+  int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return std::unexpected(Error::fromErrno(fmt::format("socket for {}", where)));
+  impl->acceptor.assign(endpoint.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return fail("listen on {}: {}", where, ec.message());
+  }
+  impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (address.is_v6()) impl->acceptor.set_option(asio::ip::v6_only(false), ec);
+  impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen on {}: {}", where, ec.message());
+  impl->port = impl->acceptor.local_endpoint().port();
+  asio::dispatch(io, [impl] { impl->accept(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::stop() {
+  asio::dispatch(impl_->io, [impl = impl_] { impl->stopOnIo(); });
+}
+
+ServerStats Server::stats() const {
+  return ServerStats{impl_->accepted.load(), impl_->refused.load(), impl_->timeouts.load(), impl_->active.load()};
+}
+
+}  // namespace rampart::metrics::http
