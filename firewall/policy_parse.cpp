@@ -22,6 +22,41 @@ constexpr size_t kMaxGroups = 1'000;
 constexpr size_t kMaxGroupEntries = 65'536;
 constexpr size_t kMaxListItems = 1'024;  // ports or sources of one rule
 
+// Edit distance, for "did you mean": names here are at most 64 characters.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate closest to a misspelt name, if it is close enough to be the
+// likely intent (two edits, or one for very short names).
+template <class Range>
+std::optional<std::string> closest(std::string_view typed, const Range& candidates) {
+  if (typed.size() > 64) return std::nullopt;
+  std::optional<std::string> best;
+  size_t best_d = typed.size() <= 3 ? 1 : 2;
+  for (const auto& c : candidates) {
+    const std::string_view name(c);
+    if (name.size() > 64) continue;
+    const size_t d = editDistance(typed, name);
+    if (d <= best_d && (!best || d < best_d)) {
+      best = std::string(name);
+      best_d = d;
+    }
+  }
+  return best;
+}
+
 struct Field {
   YAML::Node key;
   YAML::Node value;
@@ -57,7 +92,11 @@ class Fields {
       const auto spec = std::find_if(allowed.begin(), allowed.end(),
                                      [&](const Key& a) { return a.name == name; });
       if (spec == allowed.end()) {
-        r.error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section, name,
+        std::vector<std::string_view> known;
+        for (const auto& a : allowed) known.push_back(a.name);
+        const auto guess = closest(name, known);
+        r.error(key, fmt::format("{}: unknown key '{}' ({}expected one of: {})", section, name,
+                                 guess ? fmt::format("did you mean '{}'? ", *guess) : "",
                                  names));
         continue;
       }
@@ -227,11 +266,13 @@ class PolicyParser {
       return;
     }
     const std::string& name = key.Scalar();
-    if (!group_lines_.emplace(name, lineOf(key)).second) {
+    if (group_lines_.contains(name)) {
       r_.error(key, fmt::format("firewall.groups: group '{}' is defined twice (first at line {})",
                                 name, group_lines_[name]));
       return;
     }
+    group_lines_.emplace(name, lineOf(key));
+    group_names_.push_back(name);
     const size_t errors_before = r_.diags().items().size();
     if (!isValidGroupName(name)) {
       r_.error(key, fmt::format("firewall.groups: '{}' is not a valid group name (expected 1 to "
@@ -431,9 +472,12 @@ class PolicyParser {
     const Group* g = policy_.findGroup(name);
     if (g == nullptr) {
       std::string known;
-      for (const auto& k : policy_.groups) known += fmt::format("{}{}", known.empty() ? "" : ", ", k.name);
+      for (const auto& k : group_names_) known += fmt::format("{}{}", known.empty() ? "" : ", ", k);
       std::string hint = known.empty() ? "no groups are defined under firewall.groups"
                                        : fmt::format("known groups: {}", known);
+      if (auto guess = closest(name, group_names_)) {
+        hint = fmt::format("did you mean '{}'? {}", *guess, hint);
+      }
       if (isValidHostName(name) && name.find('.') != std::string::npos) {
         hint += "; to allow a host name, list it in a group";
       }
@@ -480,6 +524,7 @@ class PolicyParser {
   YamlReader& r_;
   Policy policy_;
   std::map<std::string, int> group_lines_;
+  std::vector<std::string> group_names_;  // every group defined, valid or not, in file order
   std::set<std::string> broken_groups_;
   std::map<std::string, int> rule_lines_;
 };

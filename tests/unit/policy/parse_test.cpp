@@ -165,7 +165,8 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
       {"firewall:\n  builtins: [icmp]\n",
        "t.yaml:2:13: firewall.builtins: expected a mapping, found a list\n"},
       {"firewall:\n  bultins: {icmp: false}\n",
-       "t.yaml:2:3: firewall: unknown key 'bultins' (expected one of: input_policy, "
+       "t.yaml:2:3: firewall: unknown key 'bultins' (did you mean 'builtins'? expected one "
+       "of: input_policy, "
        "forward_policy, output_policy, log_dropped, builtins, groups, rules)\n"},
       {"firewall:\n  groups:\n    app: [10.0.1.5/24]\n",
        "t.yaml:3:11: group 'app': 10.0.1.5/24 has host bits set (did you mean 10.0.1.0/24 or "
@@ -263,6 +264,16 @@ TEST_CASE("policy parse: an unknown group is reported where it is used, with the
   CHECK(p.errors() ==
         "t.yaml:8:19: rule 'mysql': from: unknown group 'ap_servers' (known groups: app, "
         "monitoring)\n");
+  auto typo = parseText(R"(firewall:
+  groups:
+    app_servers: [10.0.1.0/24]
+    monitoring: [10.0.9.5]
+  rules:
+    - {name: mysql, allow: 3306/tcp, from: app_servrs}
+)");
+  CHECK(typo.errors() ==
+        "t.yaml:6:44: rule 'mysql': from: unknown group 'app_servrs' (did you mean "
+        "'app_servers'? known groups: app_servers, monitoring)\n");
   auto none = parseText(R"(firewall:
   rules:
     - name: pg
@@ -376,7 +387,7 @@ TEST_CASE("policy parse: a file with many different mistakes reports all of them
         "/etc/rampart/rampart.yaml:14:23: rule 'web': allow: '0/tcp': port 0 is out of range "
         "(expected 1..65535)\n"
         "/etc/rampart/rampart.yaml:15:18: rule 'web': from: unknown group 'nosuch' (known "
-        "groups: ok)\n"
+        "groups: app, ok)\n"
         "/etc/rampart/rampart.yaml:16:13: firewall.rules[3]: rule name 'ssh' is already used "
         "(first at line 10)\n"
         "/etc/rampart/rampart.yaml:18:7: firewall.rules[3]: limit is only for allow rules (a "
