@@ -2,7 +2,10 @@
 // adds its subcommands to the one CLI11 app built in main.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace CLI {
 class App;
@@ -17,7 +20,26 @@ struct CliContext {
   std::string config_path;     // --config (default /etc/rampart/rampart.yaml)
   std::string socket_path;     // --socket or $RAMPART_SOCKET (default /run/rampart/control.sock)
   int exit_code = kExitOk;     // set by the verb that ran
+  bool config_explicit = false;  // --config was given (a missing file is then an error)
 };
+
+// The control socket the CLI talks to: --socket / $RAMPART_SOCKET, else the
+// configuration's control_socket (when the file reads), else the default.
+std::string controlSocketPath(const CliContext& ctx);
+
+// Asks the running agent `cmd` with `params` (agent/control_protocol.h) and
+// returns the answer's result. On failure it has already printed why to
+// stderr and set ctx.exit_code: 3 when no agent runs (with how to start
+// one), 1 for any other failure or an error answer. Used by every verb
+// that talks to the agent:
+//
+//   auto r = askAgent(ctx, "fw.status", {{"json", true}});
+//   if (!r) return;   // exit code already set
+std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
+                                       nlohmann::json params = nlohmann::json::object());
+
+// `version`, `check`, `status`, `agent`, `metrics` (agent/cli_core.cpp).
+void addCoreCommands(CLI::App& app, CliContext& ctx);
 
 void addTlsCommands(CLI::App& app, CliContext& ctx);  // agent/cli_tls.cpp
 void addFwCommands(CLI::App& app, CliContext& ctx);   // agent/cli_fw.cpp

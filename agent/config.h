@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/diag.h"
@@ -24,7 +25,13 @@ struct Listen {
   std::string host = "0.0.0.0";  // IPv4 or IPv6 literal ("::" for both)
   uint16_t port = kDefaultPort;
   bool operator==(const Listen&) const = default;
+
+  std::string str() const;  // "0.0.0.0:9643", "[::]:9643"
 };
+
+// "HOST:PORT" with an IPv4 literal, "[IPv6]:PORT", or ":PORT" (all IPv4).
+// Port 0 asks the kernel for a free port (tests).
+std::expected<Listen, std::string> parseListen(std::string_view text);
 
 struct Config {
   std::string path;  // the file it came from, or "<embedded default>"

@@ -1,0 +1,143 @@
+// The verbs that need no firewall or TLS knowledge: version, check, status,
+// agent, metrics; and the helpers every verb uses to reach the agent.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/control_client.h"
+#include "agent/daemon.h"
+
+namespace rampart::agent {
+namespace {
+
+std::string humanDuration(int64_t seconds) {
+  if (seconds < 60) return fmt::format("{}s", seconds);
+  if (seconds < 3600) return fmt::format("{}m{}s", seconds / 60, seconds % 60);
+  if (seconds < 86400) return fmt::format("{}h{}m", seconds / 3600, seconds % 3600 / 60);
+  return fmt::format("{}d{}h", seconds / 86400, seconds % 86400 / 3600);
+}
+
+void runCheck(CliContext& ctx) {
+  struct stat st {};
+  if (!ctx.config_explicit && ::stat(ctx.config_path.c_str(), &st) != 0) {
+    std::printf("%s: no such file; the embedded default applies and is valid\n",
+                ctx.config_path.c_str());
+    return;
+  }
+  auto cfg = loadConfig(ctx.config_path);
+  if (!cfg) {
+    std::fputs(cfg.error().str().c_str(), stderr);
+    ctx.exit_code = kExitError;
+    return;
+  }
+  std::printf("%s: configuration is valid\n", ctx.config_path.c_str());
+}
+
+void printStatus(const nlohmann::json& s) {
+  const auto str = [&](const char* key) {
+    auto it = s.find(key);
+    return it != s.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  };
+  const auto num = [&](const char* key) {
+    auto it = s.find(key);
+    return it != s.end() && it->is_number() ? it->get<int64_t>() : int64_t{0};
+  };
+  const std::string role = str("role");
+  std::printf("rampart agent is running (pid %lld, up %s, version %s)\n",
+              static_cast<long long>(num("pid")), humanDuration(num("uptime_seconds")).c_str(),
+              str("version").c_str());
+  std::printf("node:        %s%s\n", str("node").c_str(),
+              role.empty() ? "" : fmt::format(" (role {})", role).c_str());
+  std::printf("config:      %s (generation %lld)\n", str("config").c_str(),
+              static_cast<long long>(num("policy_generation")));
+  if (auto it = s.find("last_reload_error"); it != s.end() && it->is_string()) {
+    std::printf("last reload: failed: %s\n", it->get<std::string>().c_str());
+  }
+  std::printf("listen:      %s\n", str("listen").c_str());
+  if (auto it = s.find("components"); it != s.end() && it->is_object()) {
+    for (const auto& [name, value] : it->items()) {
+      std::printf("%-12s %s\n", (name + ":").c_str(), value.dump().c_str());
+    }
+  }
+}
+
+}  // namespace
+
+std::string controlSocketPath(const CliContext& ctx) {
+  if (!ctx.socket_path.empty()) return ctx.socket_path;
+  struct stat st {};
+  if (::stat(ctx.config_path.c_str(), &st) == 0) {
+    if (auto cfg = loadConfig(ctx.config_path)) return cfg->control_socket;
+  }
+  return std::string(kDefaultControlSocket);
+}
+
+std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
+                                       nlohmann::json params) {
+  const std::string path = controlSocketPath(ctx);
+  ControlClient client(path);
+  auto answer = client.call(Request{cmd, std::move(params)});
+  if (!answer) {
+    if (answer.error().kind == ClientError::Kind::NotRunning) {
+      std::fprintf(stderr,
+                   "rampart agent is not running (no socket at %s); start it with "
+                   "`systemctl start rampart` or `rampart agent`\n",
+                   path.c_str());
+      ctx.exit_code = kExitNoAgent;
+    } else {
+      std::fprintf(stderr, "rampart: %s\n", answer.error().message.c_str());
+      ctx.exit_code = kExitError;
+    }
+    return std::nullopt;
+  }
+  if (!answer->ok) {
+    std::fprintf(stderr, "rampart: %s\n", answer->error.c_str());
+    ctx.exit_code = kExitError;
+    return std::nullopt;
+  }
+  return std::move(answer->result);
+}
+
+void addCoreCommands(CLI::App& app, CliContext& ctx) {
+  app.add_subcommand("version", "print the version")->callback([] {
+    std::printf("rampart %s\n", RAMPART_VERSION);
+  });
+
+  app.add_subcommand("check", "validate the configuration and policy")->callback([&ctx] {
+    runCheck(ctx);
+  });
+
+  auto* status = app.add_subcommand("status", "is the agent up; node, role, policy generation");
+  auto json = std::make_shared<bool>(false);
+  status->add_flag("--json", *json, "machine-readable output");
+  status->callback([&ctx, json] {
+    auto s = askAgent(ctx, "status");
+    if (!s) return;
+    if (*json) std::printf("%s\n", s->dump(2).c_str());
+    else printStatus(*s);
+  });
+
+  app.add_subcommand("agent", "run the daemon (what systemd starts)")->callback([&ctx] {
+    DaemonOptions o;
+    o.config_path = ctx.config_path;
+    o.config_explicit = ctx.config_explicit;
+    Daemon daemon(std::move(o));
+    ctx.exit_code = daemon.run();
+  });
+
+  app.add_subcommand("metrics", "print the metrics exposition once, without HTTP")
+      ->callback([&ctx] {
+        // INTEGRATION: metrics/ — build the registry and collectors as the
+        // agent does (minus Config::disabled_collectors) and print the text
+        // exposition here.
+        std::fputs("rampart: the metrics collectors are not part of this build yet\n", stderr);
+        ctx.exit_code = kExitError;
+      });
+}
+
+}  // namespace rampart::agent
