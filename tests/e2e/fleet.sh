@@ -58,9 +58,6 @@ has_verb() { "$RAMPART_BINARY" "$@" --help >/dev/null 2>&1; }
 build_topology() {
   topology_up || die "topology: namespaces, veths and bridge"
   topology_file >"$TOPO"
-  # Both families reach across the bridge before anything is firewalled.
-  check "topology: ${#E2E_NODES[@]} nodes reach each other over IPv4 and IPv6" \
-    wait_until 5 in_ns client ping -c1 -W1 "$(v6 mon)"
 }
 
 make_certificates() {
@@ -107,6 +104,16 @@ start_services() {
     wait_until 5 test -e "$E2E_TMP/$node/service.ready" || die "services: stand-in on $node" \
       "$(tail -n2 "$E2E_TMP/$node/service.log")"
   done
+  # Before anything is firewalled, every node reaches every other's SSH
+  # stand-in over both families: a later "blocked" is the firewall's doing.
+  local targets="" out
+  for node in "${E2E_NODES[@]}"; do targets+="$(v4 "$node") 22"$'\n'"$(v6 "$node") 22"$'\n'; done
+  out=$(in_ns client python3 "$E2E_LIB/probe.py" once 1 <<<"$targets")
+  if [[ $(grep -c ' open$' <<<"$out") == $((2 * ${#E2E_NODES[@]})) ]]; then
+    pass "topology: ${#E2E_NODES[@]} namespaces on one bridge, client reaches every node's :22 over IPv4 and IPv6"
+  else
+    die "topology: client reaches every node's :22 over IPv4 and IPv6" "$(grep -v ' open$' <<<"$out" | tr '\n' ' ')"
+  fi
 }
 
 start_agents() {
@@ -128,12 +135,23 @@ start_agents() {
   pass "configs: rampart check accepts all six node configurations (example policies, topology addresses)"
   for node in "${E2E_AGENT_NODES[@]}"; do agent_start "$node"; done
   for node in "${E2E_AGENT_NODES[@]}"; do
-    if ! wait_until 20 agent_ready "$node"; then
+    if ! wait_until 20 agent_firewalled "$node"; then
       agent_log_tail "$node"
-      die "agents: $node up (table inet rampart in its kernel, /healthz over mTLS)"
+      die "agents: $node running with table inet rampart in its kernel" \
+        "$(agent_alive "$node" && echo "agent running, no table" || echo "agent exited")"
     fi
   done
-  pass "agents: all six up, each with table inet rampart and /healthz answering mTLS"
+  pass "agents: all six running, each with table inet rampart in its kernel"
+  bad=()
+  for node in "${E2E_AGENT_NODES[@]}"; do
+    wait_until 10 agent_ready "$node" || bad+=("$node")
+  done
+  if ((${#bad[@]})); then
+    agent_log_tail "${bad[0]}"
+    fail "agents: /healthz answers mon over mTLS on all six" "no answer from ${bad[*]}"
+  else
+    pass "agents: /healthz answers mon over mTLS on all six"
+  fi
   # Without the client certificate the endpoint must refuse to talk.
   if in_ns mon curl -sf --max-time 3 --cacert "$E2E_CA/ca.pem" \
     "https://$(v4 db1):9643/metrics" >/dev/null 2>&1; then

@@ -43,13 +43,13 @@ agent_start() {
 
 agent_alive() { kill -0 "${AGENT_PID[$1]}" 2>/dev/null; }
 
-# The node's table is in its kernel and its endpoint answers mon over mTLS.
-agent_ready() {
-  local node=$1
-  agent_alive "$node" || return 1
-  in_ns "$node" nft list table inet rampart >/dev/null 2>&1 || return 1
-  mtls_get "$node" /healthz >/dev/null
+# The agent runs and its table is in the node's kernel.
+agent_firewalled() {
+  agent_alive "$1" && in_ns "$1" nft list table inet rampart >/dev/null 2>&1
 }
+
+# ... and its endpoint answers mon over mTLS.
+agent_ready() { agent_firewalled "$1" && mtls_get "$1" /healthz >/dev/null; }
 
 # mtls_get NODE PATH: GET over HTTPS from mon with the Prometheus client cert.
 mtls_get() {

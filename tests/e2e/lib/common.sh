@@ -30,6 +30,8 @@ check() {
 # EXIT trap still tears everything down).
 die() {
   fail "$1" "${2:-}"
+  not_run "every later step" "stopped after: $1"
+  summary
   exit 1
 }
 

@@ -66,7 +66,8 @@ def replace_groups(firewall, groups):
             sys.exit(f"node_config: the example's groups {unknown} are not in the topology")
         pad = " " * (child if child is not None else base + 2)
         for name in seen:
-            out.append(f"{pad}{name}: [{', '.join(f'"{a}"' for a in groups[name])}]\n")
+            quoted = ", ".join('"' + a + '"' for a in groups[name])
+            out.append(f"{pad}{name}: [{quoted}]\n")
     return out, seen
 
 
