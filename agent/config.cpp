@@ -468,6 +468,11 @@ std::expected<Config, Diagnostics> parseConfig(std::string_view text, const std:
                  }
                });
   }
+  // The generated key and certificate live in the state directory unless
+  // the file names them: moving state_dir moves them along.
+  const tls::ServerConfig tls_defaults;
+  if (cfg.web.tls.cert_file == tls_defaults.cert_file) cfg.web.tls.cert_file = cfg.state_dir + "/tls/cert.pem";
+  if (cfg.web.tls.key_file == tls_defaults.key_file) cfg.web.tls.key_file = cfg.state_dir + "/tls/key.pem";
   // The policy is parsed after `listen` so its default can allow our port.
   cfg.firewall = firewall ? fw::parsePolicy(*firewall, file, diags)
                           : fw::defaultPolicy(cfg.listen.port);
