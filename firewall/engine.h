@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,11 +14,18 @@
 
 #include "common/error.h"
 #include "firewall/policy.h"
+#include "firewall/ruleset.h"
 
 namespace rampart::fw {
 
 struct EngineOptions {
   std::string table = "rampart";  // the one inet table rampart owns
+  // How many times apply() recomputes and resends after the kernel refused
+  // a batch because another process changed the ruleset meanwhile.
+  int max_retries = 5;
+  // Called by apply() after the diff and before the batch is sent. Tests use
+  // it to make a concurrent change; leave empty otherwise.
+  std::function<void()> before_commit;
 };
 
 // One policy rule as the kernel holds it now.
@@ -77,6 +85,9 @@ class Engine {
   Result<std::string> plan(const Policy& policy, const std::vector<Ban>& bans,
                            bool kernel_check);
   Result<LiveState> dump();
+  // The whole table as values (nullopt: no table), for `fw status --kernel`
+  // and tests: chains, sets with elements, rules with expressions.
+  Result<std::optional<Ruleset>> dumpRuleset();
   // Deletes the table (package purge). Other tables are never touched.
   Result<void> removeTable();
 

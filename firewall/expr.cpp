@@ -191,6 +191,7 @@ Exprs meter(Family f, std::string_view set, Rate r) {
   Exprs out = saddrLoad(f);
   Expr dyn = make("dynset", {u32(NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1),
                              u32(NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE),
+                             u64(NFTNL_EXPR_DYNSET_TIMEOUT, 0),  // the set's timeout applies
                              str(NFTNL_EXPR_DYNSET_SET_NAME, set), u32(NFTNL_EXPR_DYNSET_FLAGS, 0)});
   dyn.children.push_back(limit(r, true));
   out.push_back(std::move(dyn));

@@ -75,7 +75,8 @@ void addElems(nftnl_set* s, const Set& set, size_t first, size_t last) {
   for (size_t i = first; i < last && i < set.elems.size(); ++i) {
     const SetElem& e = set.elems[i];
     addElem(s, e.key, 0, e.timeout_ms);
-    if (set.interval() && !e.key_end.empty()) addElem(s, e.key_end, NFT_SET_ELEM_INTERVAL_END, e.timeout_ms);
+    // The kernel refuses a timeout on an end element: the start carries it.
+    if (set.interval() && !e.key_end.empty()) addElem(s, e.key_end, NFT_SET_ELEM_INTERVAL_END, std::nullopt);
   }
 }
 

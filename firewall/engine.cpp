@@ -1,0 +1,176 @@
+#include "firewall/engine.h"
+
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libnftnl/expr.h>
+#include <unistd.h>
+
+#include "firewall/compile.h"
+#include "firewall/diff.h"
+#include "firewall/netlink.h"
+
+namespace rampart::fw {
+
+struct Engine::Impl {
+  EngineOptions options;
+  nl::Socket sock;
+  nl::EventSocket events;
+  std::set<uint32_t> own_tids;   // threads that committed through us
+  uint32_t own_generation = 0;   // generation after our last commit
+};
+
+namespace {
+
+Action actionOf(const KernelRule& r) {
+  for (const Expr& e : r.exprs) {
+    if (e.name != "immediate") continue;
+    const ExprAttr* v = e.find(NFTNL_EXPR_IMM_VERDICT);
+    if (v == nullptr || v->data.size() != 4) continue;
+    int32_t code = 0;
+    std::memcpy(&code, v->data.data(), 4);
+    if (code == NF_DROP) return Action::Deny;
+  }
+  return Action::Allow;
+}
+
+Hook hookOf(std::string_view chain) {
+  if (chain == "forward") return Hook::Forward;
+  if (chain == "output") return Hook::Output;
+  return Hook::Input;
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options) {
+  auto sock = nl::Socket::open();
+  if (!sock) return std::unexpected(sock.error());
+  // A first request tells a missing capability or nf_tables apart early.
+  if (auto gen = sock->generation(); !gen) return std::unexpected(gen.error());
+  auto events = nl::EventSocket::open(options.table);
+  if (!events) return std::unexpected(events.error());
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(options), std::move(*sock), std::move(*events), {}, 0});
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Result<std::optional<Ruleset>> Engine::dumpRuleset() { return impl_->sock.dump(impl_->options.table); }
+
+Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& bans) {
+  ApplyReport report;
+  const std::string& table = impl_->options.table;
+  for (int attempt = 0; attempt <= impl_->options.max_retries; ++attempt) {
+    // The generation first, then the dump: if anything commits in between,
+    // the batch carries an older generation and the kernel refuses it.
+    auto gen = impl_->sock.generation();
+    if (!gen) return std::unexpected(gen.error());
+    auto live = impl_->sock.dump(table);
+    if (!live) return std::unexpected(live.error());
+    Ruleset desired = compile(policy, bans, CompileOptions{table, std::chrono::system_clock::now()});
+    Changes changes = diff(desired, live->value_or(Ruleset{}), live->has_value());
+    if (changes.empty()) {
+      report.generation = *gen;
+      return report;
+    }
+    if (impl_->options.before_commit) impl_->options.before_commit();
+    impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
+    auto sent = impl_->sock.send(table, changes, *gen, true);
+    if (!sent) return std::unexpected(sent.error());
+    if (sent->genid_refused) {
+      ++report.retries;
+      continue;
+    }
+    report.messages = sent->messages;
+    report.rules_added = changes.add_rules.size();
+    report.rules_deleted = changes.delete_rules.size();
+    report.elements_added = changes.elementsAdded();
+    report.elements_deleted = changes.elementsDeleted();
+    auto after = impl_->sock.generation();
+    if (!after) return std::unexpected(after.error());
+    report.generation = impl_->own_generation = *after;
+    return report;
+  }
+  return fail("nftables: the ruleset kept changing while applying (refused {} times); try again",
+              report.retries);
+}
+
+Result<std::string> Engine::plan(const Policy& policy, const std::vector<Ban>& bans, bool kernel_check) {
+  const std::string& table = impl_->options.table;
+  auto gen = impl_->sock.generation();
+  if (!gen) return std::unexpected(gen.error());
+  auto live = impl_->sock.dump(table);
+  if (!live) return std::unexpected(live.error());
+  Ruleset desired = compile(policy, bans, CompileOptions{table, std::chrono::system_clock::now()});
+  Changes changes = diff(desired, live->value_or(Ruleset{}), live->has_value());
+  if (kernel_check && !changes.empty()) {
+    // Without its END message the kernel checks the batch and discards it.
+    auto sent = impl_->sock.send(table, changes, *gen, false);
+    if (!sent) return std::unexpected(sent.error());
+  }
+  return describe(changes);
+}
+
+Result<LiveState> Engine::dump() {
+  LiveState state;
+  auto gen = impl_->sock.generation();
+  if (!gen) return std::unexpected(gen.error());
+  state.generation = *gen;
+  auto live = impl_->sock.dump(impl_->options.table);
+  if (!live) return std::unexpected(live.error());
+  if (!*live) return state;
+  const Ruleset& rs = **live;
+  state.table_present = true;
+  state.kernel_rules = rs.rules.size();
+  for (const Set& s : rs.sets)
+    if (s.name.starts_with("bans_")) state.bans += s.elems.size();
+  std::map<std::string, size_t> index;  // policy rule name -> position in state.rules
+  for (const KernelRule& r : rs.rules) {
+    auto counter = r.counter();
+    if (r.tag.kind == RuleKind::PolicyDrop) {
+      auto& d = state.dropped[static_cast<size_t>(hookOf(r.chain))];
+      d.packets += counter.packets;
+      d.bytes += counter.bytes;
+      continue;
+    }
+    if (r.tag.kind != RuleKind::Policy && r.tag.kind != RuleKind::Cli) continue;
+    auto [it, fresh] = index.emplace(r.tag.name, state.rules.size());
+    if (fresh) {
+      state.rules.push_back(LiveRule{r.tag.name, hookOf(r.chain), actionOf(r),
+                                     r.tag.kind == RuleKind::Cli ? Origin::Cli : Origin::Config, 0, 0, r.handle});
+    }
+    // One policy rule may be several kernel rules (per family, per protocol).
+    state.rules[it->second].packets += counter.packets;
+    state.rules[it->second].bytes += counter.bytes;
+  }
+  return state;
+}
+
+Result<void> Engine::removeTable() {
+  impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
+  return impl_->sock.deleteTable(impl_->options.table);
+}
+
+int Engine::eventFd() const { return impl_->events.fd(); }
+
+Result<std::vector<DriftEvent>> Engine::readEvents() {
+  bool lost = false;
+  auto commits = impl_->events.read(lost);
+  if (!commits) return std::unexpected(commits.error());
+  std::vector<DriftEvent> out;
+  for (const nl::Commit& c : *commits)
+    if (c.touched_table && !impl_->own_tids.contains(c.pid)) out.push_back(DriftEvent{c.pid, c.process});
+  if (lost) {
+    // Events were dropped: only if nothing committed since our own last
+    // commit can we be sure nobody else touched the table.
+    auto gen = impl_->sock.generation();
+    if (!gen || *gen != impl_->own_generation) out.push_back(DriftEvent{0, "unknown (events lost)"});
+  }
+  return out;
+}
+
+}  // namespace rampart::fw
