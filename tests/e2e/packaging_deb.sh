@@ -58,7 +58,7 @@ for role in web app db lb; do
 	expect -rw-r--r-- "usr/share/doc/rampart/examples/$role.yaml"
 done
 expect -rw-r--r-- usr/share/doc/rampart/copyright
-expect -rw-r--r-- usr/share/doc/rampart/changelog.Debian.gz
+expect -rw-r--r-- usr/share/doc/rampart/changelog.gz
 expect -rw-r--r-- usr/share/man/man1/rampart.1.gz
 expect -rw-r--r-- usr/share/rampart/grafana/rampart-fleet.json
 expect -rw-r--r-- usr/share/rampart/grafana/rampart-node.json
@@ -87,9 +87,9 @@ fi
 pass "control: conffiles, md5sums, maintainer scripts"
 
 # 4. The documents.
-changelog_version=$(zcat "$TMP/root/usr/share/doc/rampart/changelog.Debian.gz" | sed -n '1s/^rampart (\([^)]*\)).*/\1/p')
+changelog_version=$(zcat "$TMP/root/usr/share/doc/rampart/changelog.gz" | sed -n '1s/^rampart (\([^)]*\)).*/\1/p')
 [[ $changelog_version == "$version" ]] ||
-	fail "changelog.Debian's newest entry is $changelog_version, the package $version"
+	fail "changelog's newest entry is $changelog_version, the package $version"
 if ! LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$TMP/root/usr/share/man/man1/rampart.1.gz" \
 	>/dev/null 2>"$TMP/man.err" || [[ -s $TMP/man.err ]]; then
 	fail "man page warnings:"
