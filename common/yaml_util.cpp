@@ -45,8 +45,10 @@ bool YamlReader::expectSequence(const YAML::Node& node, std::string_view what) {
 
 void YamlReader::rejectUnknownKeys(const YAML::Node& map, std::string_view section,
                                    std::initializer_list<std::string_view> allowed) {
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+  // A copy, not a reference: yaml-cpp's iterator yields a temporary pair, so
+  // `const Node& key = it->first` dangles (ASan: stack-use-after-scope).
+  for (const auto& kv : map) {
+    const YAML::Node key = kv.first;
     if (!key.IsScalar()) {
       error(key, fmt::format("{}: keys must be plain names", section));
       continue;
