@@ -129,7 +129,10 @@ bool isValidGroupName(std::string_view name);
 bool isValidHostName(std::string_view name);
 
 // Parses the `firewall:` mapping. Reports every error into `diags` with its
-// file:line:col and returns the policy built from what was valid.
+// file:line:col and returns the policy built from what was valid (rules and
+// groups with an error are left out). Diagnostics come in file order. A
+// `firewall:` key with no value is an error (an empty section is far more
+// likely commented out than meant as "allow nothing"); `{}` is not.
 Policy parsePolicy(const YAML::Node& firewall, const std::string& file, Diagnostics& diags);
 
 // The policy of the embedded default (SPEC.md): SSH, HTTP(S), the agent's port.

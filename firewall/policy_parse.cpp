@@ -179,7 +179,18 @@ class PolicyParser {
   explicit PolicyParser(YamlReader& r) : r_(r) {}
 
   Policy run(const YAML::Node& fw) {
-    if (!fw.IsDefined() || fw.IsNull()) return policy_;
+    if (!fw.IsDefined()) return policy_;
+    if (fw.IsNull()) {
+      // Most likely everything below `firewall:` is commented out. Taken
+      // literally that is "drop all input, allow nothing", which would cut
+      // the operator off; ask instead. (No line: yaml-cpp places an empty
+      // value at the next token, which would point at the wrong line.)
+      r_.error(SourceLoc{r_.file(), 0, 0},
+               "firewall: the section is empty; remove the 'firewall:' line to use the default "
+               "policy (SSH, HTTP and HTTPS, the agent's port), or write its rules (use "
+               "'firewall: {rules: []}' to allow nothing)");
+      return policy_;
+    }
     if (!r_.expectMap(fw, "firewall")) return policy_;
     Fields f(r_, fw, "firewall",
              {{"input_policy", "drop or accept"},

@@ -66,13 +66,23 @@ TEST_CASE("policy parse: SPEC.md's example gives every field its typed value") {
   CHECK(pol.rules[3].name == "metrics");
 }
 
-TEST_CASE("policy parse: an absent or empty firewall section is the default-valued policy") {
+TEST_CASE("policy parse: an absent section or an empty mapping is the default-valued policy") {
   CHECK(parseText("node: {name: x}\n").policy == Policy{});
-  CHECK(parseText("firewall:\n").policy == Policy{});
   auto p = parseText("firewall: {}\n");
   CHECK(p.errors() == "");
   CHECK(p.policy == Policy{});
   CHECK(parseText("firewall:\n  groups:\n  rules:\n").policy == Policy{});
+}
+
+TEST_CASE("policy parse: a firewall key with no value (all commented out) is an error, not drop-all") {
+  auto p = parseText("node: {name: x}\nfirewall:\n  # rules:\n  #   - {name: ssh, allow: 22/tcp}\n");
+  CHECK(p.errors() ==
+        "t.yaml: firewall: the section is empty; remove the 'firewall:' line to use the default "
+        "policy (SSH, HTTP and HTTPS, the agent's port), or write its rules (use "
+        "'firewall: {rules: []}' to allow nothing)\n");
+  auto none = parseText("firewall: {rules: []}\n");
+  CHECK(none.errors() == "");
+  CHECK(none.policy.rules.empty());
 }
 
 TEST_CASE("policy parse: chain policies, log_dropped false, builtins switched off, chains") {
