@@ -38,6 +38,14 @@ Policy twoGroups() {
   return p.policy;
 }
 
+// Both names of twoGroups() resolve: db to 10.0.5.1, web to 10.0.6.1.
+FakeDns answeringBoth() {
+  FakeDns dns;
+  dns.answers["db.example.com"] = std::vector{cidr("10.0.5.1")};
+  dns.answers["web.example.com"] = std::vector{cidr("10.0.6.1")};
+  return dns;
+}
+
 }  // namespace
 
 TEST_CASE("resolve: answers fill each group's resolved, sorted and without duplicates") {
@@ -63,9 +71,7 @@ TEST_CASE("resolve: answers fill each group's resolved, sorted and without dupli
 
 TEST_CASE("resolve: a failed name keeps its previous addresses and is reported, never emptied") {
   Policy p = twoGroups();
-  FakeDns dns;
-  dns.answers["db.example.com"] = std::vector{cidr("10.0.5.1")};
-  dns.answers["web.example.com"] = std::vector{cidr("10.0.6.1")};
+  FakeDns dns = answeringBoth();
   ResolvedNames cache;
   resolveGroups(p, cache, dns.fn());
 
@@ -85,9 +91,7 @@ TEST_CASE("resolve: a failed name keeps its previous addresses and is reported, 
 
 TEST_CASE("resolve: an empty answer counts as a failure and keeps the previous addresses") {
   Policy p = twoGroups();
-  FakeDns dns;
-  dns.answers["db.example.com"] = std::vector{cidr("10.0.5.1")};
-  dns.answers["web.example.com"] = std::vector{cidr("10.0.6.1")};
+  FakeDns dns = answeringBoth();
   ResolvedNames cache;
   resolveGroups(p, cache, dns.fn());
   dns.answers["web.example.com"] = std::vector<Cidr>{};
@@ -100,9 +104,7 @@ TEST_CASE("resolve: an empty answer counts as a failure and keeps the previous a
 
 TEST_CASE("resolve: after a config reload, a failing name still gets its last good addresses") {
   Policy p = twoGroups();
-  FakeDns dns;
-  dns.answers["db.example.com"] = std::vector{cidr("10.0.5.1")};
-  dns.answers["web.example.com"] = std::vector{cidr("10.0.6.1")};
+  FakeDns dns = answeringBoth();
   ResolvedNames cache;
   resolveGroups(p, cache, dns.fn());
 
@@ -129,9 +131,7 @@ TEST_CASE("resolve: a name never resolved is reported with nothing kept") {
 
 TEST_CASE("resolve: names removed from the policy are forgotten") {
   Policy p = twoGroups();
-  FakeDns dns;
-  dns.answers["db.example.com"] = std::vector{cidr("10.0.5.1")};
-  dns.answers["web.example.com"] = std::vector{cidr("10.0.6.1")};
+  FakeDns dns = answeringBoth();
   ResolvedNames cache;
   resolveGroups(p, cache, dns.fn());
   CHECK(cache.size() == 2);
