@@ -96,17 +96,19 @@ bench_kill() {
   wait "$pid" 2>/dev/null || true
 }
 
-# bench_wait_port NETNS|- PORT: waits (at most 10 s) until something listens
-# on PORT (TCP) in the namespace, or in this one for "-".
+# bench_wait_port NETNS|- PORT [PID]: waits (at most 10 s, or until PID has
+# exited) until something listens on PORT (TCP) in the namespace, or in this
+# one for "-".
 bench_wait_port() {
-  local ns=$1 port=$2 i
+  local ns=$1 port=$2 pid=${3:-} i
   local ss=(ss -Hltn "sport = :$port")
   [[ $ns == - ]] || ss=(ip netns exec "$ns" "${ss[@]}")
   for i in $(seq 100); do
     [[ -n $("${ss[@]}" 2>/dev/null) ]] && return 0
+    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  log "nothing listens on port $port after 10 s"
+  log "nothing listens on port $port${pid:+ (pid $pid)}"
   return 1
 }
 
@@ -207,4 +209,55 @@ cpu_seconds() {
 
 rss_mib() {
   awk '$1 == "VmRSS:" { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
+# start_rampart VAR NETNS PORT CERTDIR tls|plain: rampart serving on
+# 127.0.0.1:PORT with CERTDIR/cert.pem, collectors SCRAPE_COLLECTORS only.
+# Over TLS it is the agent itself (`rampart agent`) when it serves HTTPS,
+# else bench_endpoint (the agent's endpoint, TLS context and collectors
+# without the rest of the agent). `plain` is bench_endpoint's plain HTTP
+# loop around the same request handler. Sets RAMPART_VIA to what ran.
+start_rampart() {
+  local var=$1 ns=$2 port=$3 certdir=$4 mode=$5
+  local ep rampart=${RAMPART_BINARY:-$BENCH_BUILD_DIR/rampart}
+  ep=$(bench_prog bench_endpoint)
+  if [[ $mode == plain ]]; then
+    [[ -n $ep ]] || return 1
+    bench_bg "$var" ip netns exec "$ns" "$ep" plain "$port" "${SCRAPE_COLLECTORS[@]}"
+    bench_wait_port "$ns" "$port" "${!var}"
+    return
+  fi
+  if [[ -x $rampart && ${BENCH_NO_AGENT:-} != 1 ]]; then
+    local dir=$certdir/rampart-$port c disable=()
+    mkdir -p "$dir"
+    for c in conntrack filesystem firewall process tls uname; do disable+=("$c"); done
+    cat >"$dir/rampart.yaml" <<YAML
+node:
+  name: bench
+  role: bench
+listen: "127.0.0.1:$port"
+web:
+  tls_server_config:
+    cert_file: $certdir/cert.pem
+    key_file: $certdir/key.pem
+state_dir: $dir/state
+control_socket: $dir/control.sock
+metrics:
+  disable: [$(IFS=,; echo "${disable[*]}")]
+firewall:
+  rules:
+    - name: bench
+      allow: $port/tcp
+YAML
+    bench_bg "$var" ip netns exec "$ns" "$rampart" agent --config "$dir/rampart.yaml" 2>"$dir/agent.log"
+    if bench_wait_port "$ns" "$port" "${!var}" 2>/dev/null; then
+      RAMPART_VIA="rampart agent"
+      return 0
+    fi
+    log "rampart agent does not serve HTTPS yet: $(tail -n 3 "$dir/agent.log" | tr '\n' ' ')"
+    bench_kill "${!var}"
+  fi
+  [[ -n $ep ]] || return 1
+  bench_bg "$var" ip netns exec "$ns" "$ep" https "$port" "$certdir/cert.pem" "$certdir/key.pem" "${SCRAPE_COLLECTORS[@]}"
+  bench_wait_port "$ns" "$port" "${!var}" && RAMPART_VIA="bench_endpoint (the agent's endpoint and collectors)"
 }

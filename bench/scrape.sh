@@ -24,15 +24,13 @@ start_node_exporter pid_ne "$ns" "$P_NE" "$work" tls
 servers=(ne)
 declare -A pid=([ne]=$pid_ne) port=([ne]=$P_NE)
 
-rampart_why="not yet measured: rampart's HTTPS endpoint and collectors are not built yet"
-if [[ -x $RAMPART ]] && declare -F start_rampart >/dev/null; then
-  if start_rampart pid_r "$ns" "$P_RMP" "$work/rampart" tls; then
-    servers+=(r)
-    pid[r]=$pid_r
-    port[r]=$P_RMP
-  else
-    rampart_why="not measured: rampart agent did not serve HTTPS (see the log of bench/scrape.sh)"
-  fi
+rampart_why="not yet measured: neither rampart agent nor bench_endpoint serves HTTPS yet"
+RAMPART_VIA=
+if start_rampart pid_r "$ns" "$P_RMP" "$work" tls; then
+  servers+=(r)
+  pid[r]=$pid_r
+  port[r]=$P_RMP
+  log "rampart: $RAMPART_VIA"
 fi
 
 # scrape SERVER COUNT: prints "median_ms body_bytes" of COUNT keep-alive scrapes.
@@ -67,7 +65,7 @@ get() {  # get ARRAY SERVER
     echo -
   fi
 }
-note=
+note="; rampart: $RAMPART_VIA"
 [[ -n ${pid[r]:-} ]] || note="; rampart: $rampart_why"
 cmd="bench_https_load keepalive 127.0.0.1 PORT /metrics --count $SCRAPES (one TLS connection); node_exporter --collector.disable-defaults --collector.{$(IFS=,; echo "${SCRAPE_COLLECTORS[*]}")} --web.config.file"
 row scrape "CPU seconds per 1,000 scrapes (server process)" "$(get cpu r)" "$(get cpu ne)" s lower "<=0.1" "$cmd; /proc/PID/stat utime+stime$note"
