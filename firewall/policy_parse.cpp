@@ -22,6 +22,31 @@ constexpr size_t kMaxGroups = 1'000;
 constexpr size_t kMaxGroupEntries = 65'536;
 constexpr size_t kMaxListItems = 1'024;  // ports or sources of one rule
 
+// User text as echoed in a message: at most 64 bytes (a 64 KiB name must
+// not make a 64 KiB diagnostic) and control bytes as \xNN.
+std::string shown(std::string_view text) {
+  constexpr size_t kMax = 64;
+  std::string out;
+  for (char ch : text.substr(0, kMax)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += ch;
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
+// Rate::parse, with over-long text refused here so that its message (which
+// quotes the text) stays short.
+std::expected<Rate, std::string> parseRate(std::string_view text) {
+  if (text.size() > 32) {
+    return std::unexpected(fmt::format("'{}' is too long to be a rate (expected COUNT/UNIT, "
+                                       "e.g. 10/minute)",
+                                       shown(text)));
+  }
+  return Rate::parse(text);
+}
+
 // Edit distance, for "did you mean": names here are at most 64 characters.
 size_t editDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -95,7 +120,7 @@ class Fields {
         std::vector<std::string_view> known;
         for (const auto& a : allowed) known.push_back(a.name);
         const auto guess = closest(name, known);
-        r.error(key, fmt::format("{}: unknown key '{}' ({}expected one of: {})", section, name,
+        r.error(key, fmt::format("{}: unknown key '{}' ({}expected one of: {})", section, shown(name),
                                  guess ? fmt::format("did you mean '{}'? ", *guess) : "",
                                  names));
         continue;
@@ -229,7 +254,7 @@ class PolicyParser {
         return;
       }
       if (s == "true" || s == "yes" || s == "on") return;  // keep the default rate
-      if (auto rate = Rate::parse(s)) {
+      if (auto rate = parseRate(s)) {
         policy_.log_dropped = *rate;
         return;
       } else if (s.find('/') != std::string::npos) {
@@ -279,7 +304,7 @@ class PolicyParser {
     const std::string& name = key.Scalar();
     if (group_lines_.contains(name)) {
       r_.error(key, fmt::format("firewall.groups: group '{}' is defined twice (first at line {})",
-                                name, group_lines_[name]));
+                                shown(name), group_lines_[name]));
       return;
     }
     group_lines_.emplace(name, lineOf(key));
@@ -289,12 +314,12 @@ class PolicyParser {
       r_.error(key, fmt::format("firewall.groups: '{}' is not a valid group name (expected 1 to "
                                 "64 letters, digits, '_', '.' or '-', starting with a letter "
                                 "or '_')",
-                                name));
+                                shown(name)));
     }
     Group g;
     g.name = name;
     g.loc = r_.loc(key);
-    const std::string what = fmt::format("group '{}'", name);
+    const std::string what = fmt::format("group '{}'", shown(name));
     if (value.IsSequence() && value.size() > kMaxGroupEntries) {
       r_.error(value, fmt::format("{}: {} entries, more than the limit of {}", what,
                                   value.size(), kMaxGroupEntries));
@@ -335,7 +360,7 @@ class PolicyParser {
     } else {
       r_.error(item, fmt::format("{}: '{}' is neither an address, a network (CIDR) nor a valid "
                                  "host name (letters, digits and '-' in dot-separated labels)",
-                                 what, *s));
+                                 what, shown(*s)));
       return;
     }
     if (auto [it, fresh] = seen.emplace(canonical, lineOf(item)); !fresh) {
@@ -410,7 +435,7 @@ class PolicyParser {
     if (!isValidRuleName(*s)) {
       r_.error(v, fmt::format("{}: '{}' is not a valid rule name (expected 1 to 64 letters, "
                               "digits, '_', '.' or '-')",
-                              what, *s));
+                              what, shown(*s)));
       return;
     }
     if (auto [it, fresh] = rule_lines_.emplace(*s, lineOf(v)); !fresh) {
@@ -460,7 +485,7 @@ class PolicyParser {
     for (const auto& item : scalarItems(r_, v, what)) {
       const std::string& s = item.Scalar();
       if (!seen.insert(s).second) {
-        r_.error(item, fmt::format("{}: {} is listed twice", what, s));
+        r_.error(item, fmt::format("{}: {} is listed twice", what, shown(s)));
         continue;
       }
       if (auto cidr = Cidr::parse(s)) {
@@ -472,7 +497,7 @@ class PolicyParser {
       } else {
         r_.error(item, fmt::format("{}: '{}' is neither an address, a network (CIDR) nor a "
                                    "group name",
-                                   what, s));
+                                   what, shown(s)));
       }
     }
   }
@@ -513,7 +538,7 @@ class PolicyParser {
     }
     auto s = r_.string(f.value, fmt::format("{}: limit", what));
     if (!s) return;
-    if (auto rate = Rate::parse(*s)) rule.limit = *rate;
+    if (auto rate = parseRate(*s)) rule.limit = *rate;
     else r_.error(f.value, fmt::format("{}: limit: {}", what, rate.error()));
   }
 
@@ -526,7 +551,7 @@ class PolicyParser {
   }
 
   static std::string describe(const YAML::Node& v) {
-    if (v.IsScalar()) return fmt::format("'{}'", v.Scalar());
+    if (v.IsScalar()) return fmt::format("'{}'", shown(v.Scalar()));
     if (v.IsSequence()) return "a list";
     if (v.IsMap()) return "a mapping";
     return "nothing";

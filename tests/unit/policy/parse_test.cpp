@@ -468,3 +468,30 @@ TEST_CASE("default policy: the same as the YAML that spells it out") {
   for (size_t i = 0; i < expected.rules.size(); ++i) expected.rules[i].loc = p.policy.rules[i].loc;
   CHECK(p.policy == expected);
 }
+
+TEST_CASE("policy parse: hostile values give short messages: 64 KiB names, control bytes") {
+  const std::string huge(64 * 1024, 'x');
+  auto p = parseText(fmt::format(R"(firewall:
+  input_policy: "{0}"
+  log_dropped: "{0}/second"
+  groups:
+    "{1}": [10.0.0.1]
+    g: ["{0}.example"]
+  rules:
+    - name: "{0}"
+      allow: 22/tcp
+      from: ["{0}", "bad\u0001name"]
+    - name: y
+      allow: 22/tcp
+      limit: "1/{0}"
+      "{1}": 1
+)",
+                                 huge, std::string(1000, 'k')));  // YAML caps keys at 1024
+  INFO(p.errors().substr(0, 4000));
+  REQUIRE(p.diags.items().size() == 9);
+  for (const auto& d : p.diags.items()) {
+    INFO(d.str().substr(0, 300));
+    CHECK(d.message.size() < 400);
+  }
+  CHECK(p.errors().find("bad\\x01name") != std::string::npos);
+}
