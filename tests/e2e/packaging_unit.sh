@@ -15,7 +15,8 @@ max_exposure=${RAMPART_MAX_EXPOSURE:-2.0}
 root=$TMP/root
 mkdir -p "$root/usr/bin" "$root/lib/systemd/system" "$TMP/man/man1"
 if [[ -x "${RAMPART_BINARY:-}" ]]; then
-	ln -s "$RAMPART_BINARY" "$root/usr/bin/rampart"
+	# A copy: a symlink would be resolved inside the root.
+	cp "$RAMPART_BINARY" "$root/usr/bin/rampart"
 else
 	printf '#!/bin/sh\n' >"$root/usr/bin/rampart"
 	chmod 755 "$root/usr/bin/rampart"
