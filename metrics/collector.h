@@ -1,0 +1,35 @@
+// The base of every collector: a prometheus::Collectable that can also say
+// whether it succeeded, so a scrape reports node_scrape_collector_success.
+#pragma once
+
+#include <mutex>
+#include <string_view>
+
+#include <prometheus/collectable.h>
+
+#include "common/error.h"
+#include "metrics/family.h"
+
+namespace rampart::metrics {
+
+class Collector : public prometheus::Collectable {
+ public:
+  // The name users switch it off by (`metrics: {disable: [name]}`) and the
+  // `collector` label of node_scrape_collector_*.
+  virtual std::string_view name() const = 0;
+
+  // Appends this collector's families to `out`. On error, nothing it appended
+  // is kept. Serialised per collector: readers reuse their buffers.
+  Result<void> collectInto(Families& out) const;
+
+  // prometheus::Collectable: the families, or none when collection failed.
+  Families Collect() const override;
+
+ protected:
+  virtual Result<void> collect(Families& out) const = 0;
+
+ private:
+  mutable std::mutex mutex_;
+};
+
+}  // namespace rampart::metrics

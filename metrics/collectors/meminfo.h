@@ -1,0 +1,35 @@
+// node_memory_* from /proc/meminfo, named as node_exporter names them:
+// "Active(anon):  123 kB" -> node_memory_Active_anon_bytes 125952, and
+// unitless counts ("HugePages_Total:  0") keep their name without _bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics/collector.h"
+
+namespace rampart::metrics {
+
+struct MeminfoValue {
+  std::string name;  // "Active_anon_bytes", "HugePages_Total"
+  double value = 0;
+};
+
+// Malformed lines are skipped; a name seen twice keeps its first value.
+std::vector<MeminfoValue> parseMeminfo(std::string_view text);
+
+class MeminfoCollector final : public Collector {
+ public:
+  explicit MeminfoCollector(std::string proc_root);
+  std::string_view name() const override { return "meminfo"; }
+
+ protected:
+  Result<void> collect(Families& out) const override;
+
+ private:
+  std::string path_;
+  mutable std::string buffer_;
+};
+
+}  // namespace rampart::metrics

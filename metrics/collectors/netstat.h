@@ -1,0 +1,50 @@
+// node_netstat_<Protocol>_<Field> (untyped) from /proc/net/netstat,
+// /proc/net/snmp and /proc/net/snmp6, limited to node_exporter's default
+// --collector.netstat.fields:
+//   ^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|
+//     Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|
+//     TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|
+//     OutRsts|PassiveOpens|RetransSegs|CurrEstab)|
+//     Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$
+// (node_exporter 1.5 lacks TCPOFOQueue and TCPRcvQDrop; later releases added
+// them.) Matched by hand: this runs for every field on every scrape.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics/collector.h"
+
+namespace rampart::metrics {
+
+struct NetstatValue {
+  std::string_view protocol;  // "TcpExt", "Ip6"
+  std::string_view field;     // "ListenDrops", "InOctets"
+  double value = 0;
+};
+
+bool netstatFieldWanted(std::string_view protocol, std::string_view field);
+
+// /proc/net/netstat and /proc/net/snmp: pairs of "Proto: names..." and
+// "Proto: values..." lines. A pair whose name and value counts differ, or
+// with a value that is not a number, is skipped. Views point into `text`.
+std::vector<NetstatValue> parseNetstat(std::string_view text);
+// /proc/net/snmp6: "Ip6InOctets   123" lines; the protocol ends at the
+// first '6' ("Ip6", "Icmp6", "UdpLite6").
+std::vector<NetstatValue> parseSnmp6(std::string_view text);
+
+class NetstatCollector final : public Collector {
+ public:
+  explicit NetstatCollector(std::string proc_root);
+  std::string_view name() const override { return "netstat"; }
+
+ protected:
+  Result<void> collect(Families& out) const override;
+
+ private:
+  std::string netstat_path_, snmp_path_, snmp6_path_;
+  mutable std::string netstat_buffer_, snmp_buffer_, snmp6_buffer_;
+};
+
+}  // namespace rampart::metrics

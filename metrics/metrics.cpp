@@ -1,0 +1,135 @@
+#include "metrics/metrics.h"
+
+#include <array>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <prometheus/text_serializer.h>
+
+#include "metrics/collectors/conntrack.h"
+#include "metrics/collectors/cpu.h"
+#include "metrics/collectors/firewall.h"
+#include "metrics/collectors/loadavg.h"
+#include "metrics/collectors/meminfo.h"
+#include "metrics/collectors/netdev.h"
+#include "metrics/collectors/netstat.h"
+#include "metrics/collectors/node_info.h"
+#include "metrics/collectors/process.h"
+#include "metrics/collectors/tls.h"
+
+namespace rampart::metrics {
+namespace {
+
+using Make = std::unique_ptr<Collector> (*)(const Options&);
+struct Entry {
+  std::string_view name;
+  Make make;
+};
+
+// The list of collectors: written out here, in scrape order.
+const std::array<Entry, 12> kCollectors = {{
+    {"cpu", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<CpuCollector>(o.proc_root);
+     }},
+    {"netdev", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<NetDevCollector>(o.proc_root);
+     }},
+    {"netstat", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<NetstatCollector>(o.proc_root);
+     }},
+    {"conntrack", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<ConntrackCollector>(o.proc_root);
+     }},
+    {"loadavg", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<LoadavgCollector>(o.proc_root);
+     }},
+    {"meminfo", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<MeminfoCollector>(o.proc_root);
+     }},
+    {"filesystem", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<FilesystemCollector>(o.proc_root, o.filesystem_timeout, o.statfs);
+     }},
+    {"uname", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<UnameCollector>(o.uname);
+     }},
+    {"process", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<ProcessCollector>(o.proc_root);
+     }},
+    {"node_info", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<NodeInfoCollector>(o.node_name, o.node_role, o.version);
+     }},
+    {"firewall", [](const Options& o) -> std::unique_ptr<Collector> {
+       if (!o.firewall_state) return nullptr;
+       return std::make_unique<FirewallCollector>(o.firewall_state, o.firewall_counters);
+     }},
+    {"tls", [](const Options& o) -> std::unique_ptr<Collector> {
+       if (!o.tls_certificates && !o.tls_handshakes) return nullptr;
+       return std::make_unique<TlsCollector>(o.tls_certificates, o.tls_handshakes);
+     }},
+}};
+
+const std::array<std::string_view, kCollectors.size()> kNames = [] {
+  std::array<std::string_view, kCollectors.size()> names;
+  for (size_t i = 0; i < names.size(); ++i) names[i] = kCollectors[i].name;
+  return names;
+}();
+
+}  // namespace
+
+std::span<const std::string_view> collectorNames() { return kNames; }
+
+Result<std::unique_ptr<Metrics>> Metrics::create(Options options) {
+  for (const std::string& name : options.disabled) {
+    bool known = false;
+    for (std::string_view n : kNames) known = known || n == name;
+    if (!known)
+      return fail("metrics: unknown collector '{}' (known: {})", name, fmt::join(kNames, ", "));
+  }
+  std::unique_ptr<Metrics> metrics(new Metrics(std::move(options)));
+  for (const Entry& entry : kCollectors) {
+    if (metrics->options_.disabled.contains(std::string(entry.name))) continue;
+    if (auto collector = entry.make(metrics->options_))
+      metrics->collectors_.push_back(std::move(collector));
+  }
+  return metrics;
+}
+
+std::vector<std::string_view> Metrics::enabled() const {
+  std::vector<std::string_view> names;
+  for (const auto& c : collectors_) names.push_back(c->name());
+  return names;
+}
+
+Families Metrics::collect() {
+  std::lock_guard lock(mutex_);
+  Families out;
+  out.reserve(last_families_ + 2);
+  prometheus::MetricFamily duration, success;
+  duration.name = "node_scrape_collector_duration_seconds";
+  duration.help = "Duration of a collector scrape.";
+  duration.type = prometheus::MetricType::Gauge;
+  success.name = "node_scrape_collector_success";
+  success.help = "Whether a collector succeeded.";
+  success.type = prometheus::MetricType::Gauge;
+  for (const auto& collector : collectors_) {
+    auto start = std::chrono::steady_clock::now();
+    bool ok = collector->collectInto(out).has_value();
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    std::string name(collector->name());
+    addSample(duration, took.count(), {{"collector", name}});
+    addSample(success, ok ? 1 : 0, {{"collector", std::move(name)}});
+  }
+  for (const auto& extra : options_.extra) {
+    Families more = extra->Collect();
+    std::move(more.begin(), more.end(), std::back_inserter(out));
+  }
+  out.push_back(std::move(duration));
+  out.push_back(std::move(success));
+  last_families_ = out.size();
+  return out;
+}
+
+std::string Metrics::scrape() { return prometheus::TextSerializer().Serialize(collect()); }
+
+}  // namespace rampart::metrics

@@ -1,0 +1,44 @@
+// string_view tokenising and number parsing for procfs text: no allocation,
+// no locale, no regex.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rampart::metrics {
+
+// Iterates lines ('\n'-separated; a last line without '\n' still counts).
+class Lines {
+ public:
+  explicit Lines(std::string_view text) : rest_(text) {}
+  bool next(std::string_view& line);
+
+ private:
+  std::string_view rest_;
+};
+
+// Iterates fields separated by runs of spaces and tabs.
+class Fields {
+ public:
+  explicit Fields(std::string_view text) : rest_(text) {}
+  bool next(std::string_view& field);
+  std::string_view rest() const { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+std::string_view trim(std::string_view text);
+
+std::optional<uint64_t> parseU64(std::string_view text);
+// Integers (signed or not) and decimals ("0.61"), as procfs prints them.
+std::optional<double> parseNumber(std::string_view text);
+
+// Metric-name characters: [a-zA-Z0-9_:], anything else becomes '_'.
+std::string sanitizeMetricName(std::string_view name);
+// Label values must be UTF-8: bytes that are not become U+FFFD.
+std::string sanitizeLabelValue(std::string_view value);
+
+}  // namespace rampart::metrics

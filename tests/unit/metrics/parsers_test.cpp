@@ -1,0 +1,179 @@
+// Parsers are pure functions of text: hostile inputs go straight in.
+#include <cstdint>
+#include <deque>
+#include <regex>
+
+#include "metrics/collectors/cpu.h"
+#include "metrics/collectors/filesystem.h"
+#include "metrics/collectors/loadavg.h"
+#include "metrics/collectors/meminfo.h"
+#include "metrics/collectors/netdev.h"
+#include "metrics/collectors/netstat.h"
+#include "metrics/collectors/process.h"
+#include "metrics/text.h"
+#include "support.h"
+
+using namespace rampart::metrics;
+
+TEST_CASE("parseProcStat: 4,096 CPUs, a repeated CPU and torn lines keep every good line") {
+  auto stat = parseProcStat(test::readText(test::procFixture("hostile/stat")));
+  REQUIRE(stat);
+  // cpu0..cpu4095 plus cpu4098 (four columns, no final newline).
+  REQUIRE(stat->cpus.size() == 4097);
+  CHECK(stat->cpus[7].ticks[0] == 71);  // the first cpu7 line, not the repeat
+  CHECK(stat->cpus[4095].ticks[0] == UINT64_MAX);
+  CHECK(stat->cpus[4095].ticks[1] == UINT64_MAX - 1);
+  CHECK(stat->cpus[4096].cpu == 4098);
+  CHECK(stat->cpus[4096].columns == 4);
+  CHECK(stat->boot_time == 1700000000u);
+}
+
+TEST_CASE("parseProcStat: text without a cpu or btime line is an error") {
+  CHECK_FALSE(parseProcStat("intr 1 2 3\n"));
+  CHECK_FALSE(parseProcStat(""));
+}
+
+TEST_CASE("parseNetDev: the device name ends at the line's last colon") {
+  auto devices = parseNetDev(test::readText(test::procFixture("hostile/net/dev")));
+  std::vector<std::string> names;
+  for (const auto& d : devices) names.push_back(d.device);
+  CHECK(names == std::vector<std::string>{"lo", "a:b", "eth0", "we\"ird\\x",
+                                          "bad\xEF\xBF\xBD\xEF\xBF\xBDutf8", "last0"});
+  CHECK(devices[0].values[0] == 37350);  // the first lo line, not the repeat
+  CHECK(devices[1].values[15] == 16);
+  CHECK(devices[2].values[0] == UINT64_MAX);
+  CHECK(devices[2].values[8] == UINT64_MAX - 1);
+}
+
+TEST_CASE("parseNetstat: a pair with mismatched counts or a non-number is skipped whole") {
+  auto values = parseNetstat("Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+                             "Icmp: InMsgs InErrors\nIcmp: 10 x\n"
+                             "Tcp: MaxConn ActiveOpens\nTcp: -1 7\n"
+                             "Udp: A B C\nUdp: 1 2\n");
+  REQUIRE(values.size() == 4);
+  CHECK(values[0].protocol == "Ip");
+  CHECK(values[0].field == "Forwarding");
+  CHECK(values[2].value == -1);
+  CHECK(values[3].field == "ActiveOpens");
+  CHECK(values[3].value == 7);
+}
+
+TEST_CASE("parseSnmp6: the protocol ends at the first 6") {
+  auto values = parseSnmp6("Ip6InOctets  \t 123\nUdpLite6InErrors 4\nIcmp6OutMsgs 5\nbogus\n");
+  REQUIRE(values.size() == 3);
+  CHECK(values[0].protocol == "Ip6");
+  CHECK(values[0].field == "InOctets");
+  CHECK(values[1].protocol == "UdpLite6");
+  CHECK(values[2].protocol == "Icmp6");
+  CHECK(values[2].value == 5);
+}
+
+TEST_CASE("netstatFieldWanted: equals node_exporter's default field regex") {
+  const std::regex re(
+      "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
+      "|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)"
+      "|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
+      "|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$");
+  std::vector<NetstatValue> all;
+  for (const char* file : {"real/net/netstat", "real/net/snmp", "hostile/net/netstat",
+                           "hostile/net/snmp"}) {
+    static std::deque<std::string> keep;  // the views point into these
+    keep.push_back(test::readText(test::procFixture(file)));
+    auto v = parseNetstat(keep.back());
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  static std::string snmp6 = test::readText(test::procFixture("real/net/snmp6"));
+  auto v6 = parseSnmp6(snmp6);
+  all.insert(all.end(), v6.begin(), v6.end());
+  // Synthetic keys at the regex's edges.
+  for (auto [p, f] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"X", "InErrors"}, {"X", "A_InErrs"}, {"X", "InErrorsX"}, {"X", "nErrors"},
+           {"Ip", "ForwardingX"}, {"IpExt", "InOctets"}, {"Ip4", "InOctets"},
+           {"TcpExt", "Listen"}, {"TcpExt", "SyncookiesX"}, {"Tcp", "CurrEstab"},
+           {"Udp6", "NoPorts"}, {"UdpLite", "NoPorts"}, {"Icmp6", "OutMsgs"}, {"Icmp4", "OutMsgs"}}) {
+    all.push_back({p, f, 0});
+  }
+  REQUIRE(all.size() > 100);
+  for (const auto& value : all) {
+    std::string key = std::string(value.protocol) + "_" + std::string(value.field);
+    INFO(key);
+    CHECK(netstatFieldWanted(value.protocol, value.field) == std::regex_match(key, re));
+  }
+}
+
+TEST_CASE("parseMeminfo: parentheses, units and hostile lines") {
+  auto values = parseMeminfo(test::readText(test::procFixture("hostile/meminfo")));
+  std::vector<std::string> names;
+  for (const auto& v : values) names.push_back(v.name);
+  CHECK(names == std::vector<std::string>{"MemTotal_bytes", "Active_anon_bytes", "HugePages_Total",
+                                          "Weird_Name_x_bytes", "Huge_bytes"});
+  CHECK(values[0].value == 16000000.0 * 1024);
+  CHECK(values[2].value == 4);
+  CHECK(values[4].value == static_cast<double>(UINT64_MAX) * 1024);
+}
+
+TEST_CASE("parseLoadavg: three numbers, or an error") {
+  auto loads = parseLoadavg("0.61 0.27 0.12 3/456 7890\n");
+  REQUIRE(loads);
+  CHECK((*loads)[0] == 0.61);
+  CHECK((*loads)[2] == 0.12);
+  CHECK_FALSE(parseLoadavg("0.61 0.27"));
+  CHECK_FALSE(parseLoadavg("0.61 x 0.12"));
+}
+
+TEST_CASE("parseMounts: octal escapes are decoded, torn lines skipped, exclusions as node_exporter") {
+  auto mounts = parseMounts(test::readText(test::procFixture("hostile/mounts")));
+  REQUIRE(mounts.size() == 9);
+  CHECK(mounts[1].mountpoint == "/srv/with space");
+  CHECK(mounts[1].readonly);
+  CHECK_FALSE(mounts[0].readonly);
+  std::vector<std::string> wanted;
+  for (const auto& m : mounts)
+    if (filesystemWanted(m)) wanted.push_back(m.mountpoint);
+  CHECK(wanted == std::vector<std::string>{"/", "/srv/with space", "/", "/dead", "/hung"});
+  CHECK(filesystemWanted({"d", "/devices", "ext4", false}));
+  CHECK_FALSE(filesystemWanted({"d", "/dev/x", "ext4", false}));
+  CHECK_FALSE(filesystemWanted({"d", "/sys", "ext4", false}));
+  CHECK(filesystemWanted({"d", "/var/lib/docker/", "ext4", false}));
+  CHECK_FALSE(filesystemWanted({"d", "/x", "cgroup2", false}));
+}
+
+TEST_CASE("parseProcSelfStat: a command name with spaces and parentheses") {
+  auto stat = parseProcSelfStat(test::readText(test::procFixture("hostile/self/stat")));
+  REQUIRE(stat);
+  CHECK(stat->utime == 150);
+  CHECK(stat->stime == 50);
+  CHECK(stat->starttime == 12345);
+  CHECK(stat->vsize == 104857600);
+  CHECK(stat->rss == 2560);
+  CHECK_FALSE(parseProcSelfStat("1 (x) S 1 2 3"));
+}
+
+TEST_CASE("parseMaxOpenFiles: the soft limit, unlimited, or an error") {
+  auto real = parseMaxOpenFiles(test::readText(test::procFixture("real/self/limits")));
+  REQUIRE(real);
+  CHECK(real->has_value());
+  auto unlimited = parseMaxOpenFiles(test::readText(test::procFixture("hostile/self/limits")));
+  REQUIRE(unlimited);
+  CHECK_FALSE(unlimited->has_value());
+  CHECK_FALSE(parseMaxOpenFiles("Max cpu time unlimited\n"));
+}
+
+TEST_CASE("parseNumber and parseU64: exact integers up to 2^64-1, decimals, nothing else") {
+  CHECK(parseU64("18446744073709551615") == UINT64_MAX);
+  CHECK_FALSE(parseU64("18446744073709551616"));
+  CHECK_FALSE(parseU64("-1"));
+  CHECK_FALSE(parseU64("1x"));
+  CHECK_FALSE(parseU64(""));
+  CHECK(parseNumber("-1") == -1.0);
+  CHECK(parseNumber("0.61") == 0.61);
+  CHECK_FALSE(parseNumber("1.2.3"));
+  CHECK_FALSE(parseNumber(""));
+}
+
+TEST_CASE("sanitizeLabelValue: invalid UTF-8 becomes U+FFFD, valid UTF-8 stays") {
+  CHECK(sanitizeLabelValue("caf\xC3\xA9") == "caf\xC3\xA9");
+  CHECK(sanitizeLabelValue("a\xC3") == "a\xEF\xBF\xBD");
+  CHECK(sanitizeLabelValue("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(sanitizeMetricName("Weird-Name.x") == "Weird_Name_x");
+}
