@@ -85,11 +85,12 @@ awk -v n="$BANS" 'BEGIN {
   for (i = 0; i < n; i++) {
     if (i % 1000 == 0) printf "%sadd element inet bench bans { ", (i ? " }\n" : "")
     else printf ", "
-    printf "10.%d.%d.%d timeout 1h", int(i / 65536) % 256, int(i / 256) % 256, i % 256
+    a = 2 * i + 1
+    printf "10.%d.%d.%d timeout 1h", 128 + int(a / 65536), int(a / 256) % 256, a % 256
   }
   print " }"
 }' >"$work/bans.nft"
-awk -v n="$BANS" 'BEGIN { for (i = 0; i < n; i++) printf "10.%d.%d.%d\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >"$work/bans.txt"
+awk -v n="$BANS" 'BEGIN { for (i = 0; i < n; i++) { a = 2 * i + 1; printf "10.%d.%d.%d\n", 128 + int(a / 65536), int(a / 256) % 256, a % 256 } }' >"$work/bans.txt"
 nft_ban=()
 for k in $(seq "$BENCH_RUNS"); do
   ip netns exec "$nft_ns" nft flush set inet bench bans

@@ -9,8 +9,9 @@ FWA=$(bench_prog bench_fw_apply)
 bench_tmpdir work
 BIG=100000
 
-# Addresses and ports as bench/fw_apply.cpp makes them: host i is
-# 198.18.0.0 + i, CIDR i is the /28 at 10.0.0.0 + 32 i, port i 1024 + i % 60000.
+# Addresses and ports as bench/fw_apply.cpp makes them: host i (rule i's
+# source) is 198.18.0.0 + i, group member i is 10.128.0.0 + 2 i + 1 (no two
+# adjacent), CIDR i is the /28 at 10.0.0.0 + 32 i, port i 1024 + i % 60000.
 rules_nft() {
   awk -v n="$1" 'BEGIN {
     print "table inet bench {"
@@ -37,7 +38,8 @@ set_nft() {
         a = i * 32
         printf "%s10.%d.%d.%d/28", (i ? "," : " "), int(a / 65536) % 256, int(a / 256) % 256, a % 256
       } else {
-        printf "%s198.%d.%d.%d", (i ? "," : " "), 18 + int(i / 65536), int(i / 256) % 256, i % 256
+        a = 2 * i + 1
+        printf "%s10.%d.%d.%d", (i ? "," : " "), 128 + int(a / 65536), int(a / 256) % 256, a % 256
       }
       if (i % 8 == 7) printf "\n     "
     }

@@ -54,12 +54,17 @@ fw::Cidr v4(uint32_t addr, uint8_t prefix = 32) {
   return c;
 }
 
-constexpr uint32_t kHostBase = (198u << 24) | (18u << 16);  // 198.18.0.0/15, RFC 2544
-constexpr uint32_t kNetBase = 10u << 24;                    // 10.0.0.0/8, set contents only
+constexpr uint32_t kHostBase = (198u << 24) | (18u << 16);   // 198.18.0.0/15, RFC 2544
+constexpr uint32_t kNetBase = 10u << 24;                     // 10.0.0.0/8, set contents only
+constexpr uint32_t kMemberBase = (10u << 24) | (128u << 16);  // 10.128.0.0/9, set contents only
 
-// Host i of the benchmark range; the same addresses bench/fw-apply.sh writes
-// for nft.
+// The same addresses bench/fw-apply.sh and bench/cli.sh write for nft.
+// Host i of the benchmark range: the source of rule i.
 fw::Cidr host(uint32_t i) { return v4(kHostBase + i); }
+// Group member i: every other address, so that no two members make a
+// range (real groups are scattered; consecutive addresses would let rampart
+// store a whole group as a few intervals).
+fw::Cidr member(uint32_t i) { return v4(kMemberBase + 2 * i + 1); }
 // CIDR i: non-adjacent /28s, so no two can be merged into one interval.
 fw::Cidr net(uint32_t i) { return v4(kNetBase + i * 32, 28); }
 uint16_t port(uint32_t i) { return static_cast<uint16_t>(1024 + i % 60000); }
@@ -94,7 +99,7 @@ fw::Policy groupPolicy(bool interval, uint32_t n) {
   fw::Group g;
   g.name = "big";
   g.cidrs.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) g.cidrs.push_back(interval ? net(i) : host(i));
+  for (uint32_t i = 0; i < n; ++i) g.cidrs.push_back(interval ? net(i) : member(i));
   p.groups.push_back(std::move(g));
   auto r = allowRule("from-big", 22);
   r.from_groups = {"big"};
@@ -180,7 +185,7 @@ int netnsGroup(const std::string& netns, uint32_t n, std::string_view client, ui
   fw::Policy policy;
   fw::Group g;
   g.name = "clients";
-  for (uint32_t i = 0; i + 1 < n; ++i) g.cidrs.push_back(host(i));
+  for (uint32_t i = 0; i + 1 < n; ++i) g.cidrs.push_back(member(i));
   g.cidrs.push_back(*client_cidr);
   policy.groups.push_back(std::move(g));
   auto r = allowRule("bench", p);
@@ -228,12 +233,12 @@ int main(int argc, char** argv) {
     const bool interval = a[1] == "interval";
     const uint32_t n = *num(2);
     return incremental(groupPolicy(interval, n), {}, *num(3), [interval, n](fw::Policy& p, auto&, uint32_t run) {
-      p.groups[0].cidrs.push_back(interval ? net(n + run) : host(n + run));
+      p.groups[0].cidrs.push_back(interval ? net(n + run) : member(n + run));
     });
   }
   if (mode == "bans" && a.size() == 3 && num(1) && num(2)) {
     std::vector<fw::Ban> bans;
-    for (uint32_t i = 0; i < *num(1); ++i) bans.push_back(fw::Ban{host(i), std::nullopt});
+    for (uint32_t i = 0; i < *num(1); ++i) bans.push_back(fw::Ban{member(i), std::nullopt});
     return fullApply(rulesPolicy(10), bans, *num(2));
   }
   if (mode == "netns-group" && a.size() == 5 && num(2) && num(4) && *num(4) <= 65535)
