@@ -204,6 +204,25 @@ matrix_check() {
 
 # ---------------------------------------------------------------------------
 # PromQL: what Prometheus knows after the matrix.
+
+# counter_grows NODE METRIC LABEL FROM WHAT: FROM makes 5 connections to
+# NODE:3306; Prometheus must see METRIC{LABEL} on NODE grow by at least 5
+# from its value on a fresh scrape just before.
+counter_grows() {
+  local node=$1 metric=$2 label=$3 from=$4 what=$5 before q
+  q="$metric{e2e_node=\"$node\",$label}"
+  if ! before=$(metric_sum "$node" "$metric" "$label"); then
+    fail "promql: $q counts $what" "$node exports no $metric{$label}"
+    return
+  fi
+  in_ns "$from" python3 "$E2E_LIB/probe.py" once 0.3 \
+    <<<"$(for _ in 1 2 3 4 5; do echo "$(v4 "$node") 3306"; done)" >/dev/null
+  if wait_until 10 prom_has "sum($q) >= $((before + 5))"; then
+    pass "promql: sum($q) went from $before to >= $((before + 5)) after $what" "$(promql "sum($q)")"
+  else
+    fail "promql: sum($q) >= $((before + 5)) after $what" "$(promql "$q" | tr '\n' ' ')"
+  fi
+}
 promql_checks() {
   local q out
   q='count(up{job="rampart"} == 1)'
@@ -229,35 +248,11 @@ promql_checks() {
   # The db's mysql rule counts what app1 sent it: five more connections from
   # app1 are five more packets on the rule (each connection's first packet
   # is matched by the rule; the rest ride on established).
-  local before after
-  before=$(metric_sum db1 rampart_firewall_rule_packets_total 'rule="mysql"') || before=""
-  if [[ -z $before ]]; then
-    fail "promql: db1's mysql rule counts app1's packets" "db1 exports no rampart_firewall_rule_packets_total{rule=\"mysql\"}"
-  else
-    in_ns app1 python3 "$E2E_LIB/probe.py" once 0.5 <<<"$(for i in 1 2 3 4 5; do echo "$(v4 db1) 3306"; done)" >/dev/null
-    q="rampart_firewall_rule_packets_total{e2e_node=\"db1\",rule=\"mysql\"}"
-    if wait_until 10 prom_has "sum($q) >= $((before + 5))"; then
-      pass "promql: sum($q) went from $before to >= $((before + 5)) after 5 connections from app1" \
-        "$(promql "sum($q)")"
-    else
-      fail "promql: sum($q) >= $((before + 5)) after 5 connections from app1" "$(promql "$q" | tr '\n' ' ')"
-    fi
-  fi
-
+  counter_grows db1 rampart_firewall_rule_packets_total rule=\"mysql\" app1 \
+    "5 connections from app1"
   # db's default drop counts web1's attempts at MySQL.
-  before=$(metric_sum db1 rampart_firewall_dropped_packets_total 'chain="input"') || before=""
-  if [[ -z $before ]]; then
-    fail "promql: db1's default drop counts web1's attempts" "db1 exports no rampart_firewall_dropped_packets_total{chain=\"input\"}"
-  else
-    in_ns web1 python3 "$E2E_LIB/probe.py" once 0.3 <<<"$(for i in 1 2 3 4 5; do echo "$(v4 db1) 3306"; done)" >/dev/null
-    q="rampart_firewall_dropped_packets_total{e2e_node=\"db1\",chain=\"input\"}"
-    if wait_until 10 prom_has "sum($q) >= $((before + 5))"; then
-      pass "promql: sum($q) went from $before to >= $((before + 5)) after 5 blocked attempts from web1" \
-        "$(promql "sum($q)")"
-    else
-      fail "promql: sum($q) >= $((before + 5)) after 5 blocked attempts from web1" "$(promql "$q" | tr '\n' ' ')"
-    fi
-  fi
+  counter_grows db1 rampart_firewall_dropped_packets_total chain=\"input\" web1 \
+    "5 blocked attempts from web1"
   expiry_alert_check
 }
 
