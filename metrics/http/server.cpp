@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <optional>
 #include <unordered_map>
@@ -132,6 +133,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onReadError(const beast::error_code& ec) {
+    drain_ = true;  // the rest of the request is still on its way
     if (ec == bhttp::error::header_limit) return write(RequestHandler::errorResponse(431));
     if (ec == bhttp::error::body_limit) return write(RequestHandler::errorResponse(413));
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() && ec != bhttp::error::end_of_stream &&
@@ -147,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return self->end(ec);
       bool keep = self->response_->keep_alive();
       self->response_.reset();
+      if (self->drain_) return self->drainThenClose();
       if (!keep) return self->shutdown();
       self->first_ = false;
       self->waitForRequest();
@@ -156,6 +159,27 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown() {
     lowest().expires_after(timeouts().write);
     stream_.async_shutdown([self = shared_from_this()](const beast::error_code&) { self->cancel(); });
+  }
+
+  // After refusing a request that was not read to its end, closing at once
+  // would make the kernel answer the client's remaining bytes with a reset,
+  // which can destroy the refusal before the client reads it. Half-close
+  // instead and discard what still arrives (bounded in bytes and time).
+  void drainThenClose() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().expires_after(timeouts().write);
+    drain_buf_ = std::make_shared<std::array<char, 16384>>();
+    drainSome();
+  }
+
+  void drainSome() {
+    lowest().async_read_some(asio::buffer(*drain_buf_),
+                             [self = shared_from_this()](const beast::error_code& ec, std::size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ > kMaxDrain) return self->cancel();
+                               self->drainSome();
+                             });
   }
 
   void end(const beast::error_code& ec) {
@@ -170,6 +194,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Response> response_;
   bool first_ = true;
+  bool drain_ = false;
+  std::shared_ptr<std::array<char, 16384>> drain_buf_;
+  std::size_t drained_ = 0;
+  static constexpr std::size_t kMaxDrain = 1 << 20;
 };
 
 void Server::Impl::accept() {
