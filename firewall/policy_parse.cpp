@@ -186,6 +186,7 @@ std::vector<YAML::Node> scalarItems(YamlReader& r, const YAML::Node& value,
   }
   for (const auto& item : value) {
     if (item.IsScalar()) out.push_back(item);
+    else if (item.IsNull()) r.error(item, fmt::format("{}: an item of the list is empty", what));
     else r.error(item, fmt::format("{}: each item must be a single value, not {}", what,
                                    item.IsMap() ? "a mapping" : "a list"));
   }

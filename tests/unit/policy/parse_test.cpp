@@ -217,6 +217,8 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:4:14: rule 'x': allow: the list is empty\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: [[22]]\n",
        "t.yaml:4:15: rule 'x': allow: each item must be a single value, not a list\n"},
+      {"firewall:\n  rules:\n    - name: x\n      allow: [80/tcp, ~]\n",
+       "t.yaml:4:23: rule 'x': allow: an item of the list is empty\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: [80/tcp, 80/tcp]\n",
        "t.yaml:4:23: rule 'x': allow: 80/tcp is listed twice\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: any\n",
