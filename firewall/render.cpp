@@ -42,10 +42,12 @@ std::string render(const Ruleset& rs) {
     out += print([&](char* b, size_t n) { return nftnl_set_snprintf(b, n, x.get(), NFTNL_OUTPUT_DEFAULT, 0); });
     out += '\n';
   }
-  for (const KernelRule& r : rs.rules) {
-    auto x = nl::toNftnl(rs.table, r);
-    out += print([&](char* b, size_t n) { return nftnl_rule_snprintf(b, n, x.get(), NFTNL_OUTPUT_DEFAULT, 0); });
-    out += fmt::format("  # {}\n", r.tag.comment());
+  for (const Chain& c : rs.chains) {
+    for (const KernelRule* r : rs.chainRules(c.name)) {
+      auto x = nl::toNftnl(rs.table, *r);
+      out += print([&](char* b, size_t n) { return nftnl_rule_snprintf(b, n, x.get(), NFTNL_OUTPUT_DEFAULT, 0); });
+      out += fmt::format("  # {}\n", r->tag.comment());
+    }
   }
   return out;
 }

@@ -1,0 +1,436 @@
+// The engine against the real kernel, each test in fresh network
+// namespaces: "srv" holds the firewall, "cli" sends traffic over a veth pair.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "firewall/compile.h"
+#include "firewall/diff.h"
+#include "firewall/engine.h"
+#include "firewall/netlink.h"
+#include "tests/support/netns.h"
+
+using namespace rampart;
+using namespace rampart::fw;
+using rampart::test::NetNs;
+using namespace std::chrono_literals;
+
+namespace {
+
+Cidr cidr(std::string_view s) { return *Cidr::parse(s); }
+
+Rule allow(std::string name, std::vector<std::string> ports, std::vector<std::string> from = {}) {
+  Rule r;
+  r.name = std::move(name);
+  for (const auto& p : ports) r.ports.push_back(*PortSpec::parse(p));
+  for (const auto& f : from) r.from.push_back(cidr(f));
+  return r;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+sockaddr_storage address(const std::string& ip, uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  if (ip.find(':') == std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &a->sin_addr);
+    len = sizeof(sockaddr_in);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr);
+    len = sizeof(sockaddr_in6);
+  }
+  return ss;
+}
+
+// A TCP listener in `ns` on port 0 (both families); the kernel completes
+// handshakes from its backlog, no accept() needed.
+struct Listener {
+  Fd v4, v6;
+  uint16_t port = 0;
+};
+
+Listener listen(const NetNs& ns) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  Listener l;
+  l.v4 = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  socklen_t len = 0;
+  auto a4 = address("0.0.0.0", 0, len);
+  REQUIRE(bind(l.v4.get(), reinterpret_cast<sockaddr*>(&a4), len) == 0);
+  REQUIRE(::listen(l.v4.get(), 128) == 0);
+  sockaddr_in bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(l.v4.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
+  l.port = ntohs(bound.sin_port);
+  l.v6 = Fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  setsockopt(l.v6.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  auto a6 = address("::", l.port, len);
+  REQUIRE(bind(l.v6.get(), reinterpret_cast<sockaddr*>(&a6), len) == 0);
+  REQUIRE(::listen(l.v6.get(), 128) == 0);
+  return l;
+}
+
+// Whether a TCP handshake from `src` to dst:port in `ns` completes in time.
+bool connects(const NetNs& ns, const std::string& src, const std::string& dst, uint16_t port,
+              std::chrono::milliseconds timeout = 700ms) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  bool v6 = dst.find(':') != std::string::npos;
+  Fd s(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  socklen_t len = 0;
+  auto from = address(src, 0, len);
+  REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&from), len) == 0);
+  auto to = address(dst, port, len);
+  int r = connect(s.get(), reinterpret_cast<sockaddr*>(&to), len);
+  if (r == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{s.get(), POLLOUT, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+  int err = 0;
+  socklen_t elen = sizeof err;
+  getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
+  return err == 0;
+}
+
+// Two namespaces joined by a veth pair, the engine opened inside "srv".
+struct Testbed {
+  NetNs srv = *NetNs::create("rampart-srv");
+  NetNs cli = *NetNs::create("rampart-cli");
+  std::unique_ptr<Engine> engine;
+
+  explicit Testbed(EngineOptions options = {}) {
+    REQUIRE(rampart::test::vethPair(srv, "veth-s", "10.99.0.1/24", "fd99::1/64", cli, "veth-c", "10.99.0.2/24",
+                                    "fd99::2/64"));
+    REQUIRE(cli.run("ip addr add 10.99.0.3/24 dev veth-c && ip -6 addr add fd99::3/64 dev veth-c nodad").status == 0);
+    auto in = srv.enter();
+    REQUIRE(in.ok());
+    auto e = Engine::create(std::move(options));
+    if (!e) FAIL(e.error().message);
+    engine = std::move(*e);
+  }
+
+  Ruleset live() {
+    auto rs = engine->dumpRuleset();
+    if (!rs) FAIL(rs.error().message);
+    REQUIRE(rs->has_value());
+    return **rs;
+  }
+};
+
+std::vector<Ban> someBans() {
+  return {Ban{cidr("203.0.113.0/24"), std::nullopt},
+          Ban{cidr("198.51.100.7"), std::chrono::system_clock::now() + 1h},
+          Ban{cidr("2001:db8:bad::/48"), std::nullopt}};
+}
+
+Policy richPolicy() {
+  Policy p;
+  p.groups.push_back(Group{"app", {cidr("10.99.0.2"), cidr("fd99::2"), cidr("10.1.0.0/16")}, {}, {}, {}});
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  p.rules.push_back(allow("web", {"80/tcp", "443/tcp", "8000-8100"}, {"10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"}));
+  Rule db = allow("db", {"5432/tcp"});
+  db.from_groups = {"app"};
+  p.rules.push_back(db);
+  Rule smtp = allow("smtp", {"25/tcp"});
+  smtp.limit = Rate{10, RateUnit::Minute};
+  p.rules.push_back(smtp);
+  Rule deny;
+  deny.name = "no-forward";
+  deny.action = Action::Deny;
+  deny.hook = Hook::Forward;
+  deny.from = {cidr("192.0.2.0/24")};
+  p.rules.push_back(deny);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("fw apply: the kernel holds exactly what compile() produced", "[netns]") {
+  Testbed tb;
+  auto r = tb.engine->apply(richPolicy(), someBans());
+  if (!r) FAIL(r.error().message);
+  CHECK(r->rules_added > 10);
+  Ruleset want = compile(richPolicy(), someBans(), {"rampart", std::chrono::system_clock::now()});
+  Changes left = diff(want, tb.live(), true);
+  INFO(describe(left));
+  CHECK(left.empty());
+  auto again = tb.engine->apply(richPolicy(), someBans());
+  REQUIRE(again);
+  CHECK(again->messages == 0);
+
+  // nft reads the same table back, with every rule's comment.
+  auto json = tb.srv.run("nft -j list table inet rampart");
+  REQUIRE(json.status == 0);
+  for (const auto* name : {"rule:ssh", "rule:web", "rule:db", "limit:smtp", "ban:v4", "builtin:icmpv6"})
+    CHECK(json.output.find(name) != std::string::npos);
+  auto text = tb.srv.run("nft list table inet rampart");
+  CHECK(text.output.find("ip saddr @g_app_v4 tcp dport 5432") != std::string::npos);
+}
+
+TEST_CASE("fw traffic: each kind of rule lets through what it says and drops the rest", "[netns]") {
+  Testbed tb;
+  Listener open = listen(tb.srv), closed = listen(tb.srv), db = listen(tb.srv), lim = listen(tb.srv);
+  Policy p;
+  p.groups.push_back(Group{"app", {cidr("10.99.0.2"), cidr("fd99::2")}, {}, {}, {}});
+  p.rules.push_back(allow("open", {fmt::format("{}/tcp", open.port)}));
+  Rule dbr = allow("db", {fmt::format("{}/tcp", db.port)});
+  dbr.from_groups = {"app"};
+  p.rules.push_back(dbr);
+  Rule limr = allow("lim", {fmt::format("{}/tcp", lim.port)});
+  limr.limit = Rate{1, RateUnit::Minute};
+  p.rules.push_back(limr);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+
+  CHECK(connects(tb.cli, "10.99.0.2", "10.99.0.1", open.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", closed.port));
+  CHECK(connects(tb.cli, "10.99.0.2", "10.99.0.1", db.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.3", "10.99.0.1", db.port));
+  CHECK(connects(tb.cli, "fd99::2", "fd99::1", open.port));
+  CHECK_FALSE(connects(tb.cli, "fd99::2", "fd99::1", closed.port));
+  CHECK(connects(tb.cli, "fd99::2", "fd99::1", db.port));
+  CHECK_FALSE(connects(tb.cli, "fd99::3", "fd99::1", db.port));
+
+  // 1/minute with a burst of 5: the first connections pass, then the
+  // source is over its rate and new connections are dropped.
+  int passed = 0, dropped = 0;
+  for (int i = 0; i < 10; ++i) (connects(tb.cli, "10.99.0.2", "10.99.0.1", lim.port, 400ms) ? passed : dropped)++;
+  CHECK(passed >= 1);
+  CHECK(dropped >= 1);
+  // Another source has its own budget.
+  CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", lim.port));
+
+  // A ban drops a source before every rule.
+  r = tb.engine->apply(p, {Ban{cidr("10.99.0.2"), std::nullopt}});
+  REQUIRE(r);
+  CHECK(r->rules_added == 0);
+  CHECK(r->elements_added == 1);
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", open.port));
+  CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", open.port));
+}
+
+TEST_CASE("fw change: a one-rule change keeps the other rules' counters and handles", "[netns]") {
+  Testbed tb;
+  Listener a = listen(tb.srv);
+  Policy p;
+  p.rules.push_back(allow("a", {fmt::format("{}/tcp", a.port)}));
+  p.rules.push_back(allow("b", {"1001/tcp"}));
+  REQUIRE(tb.engine->apply(p, {}));
+  REQUIRE(connects(tb.cli, "10.99.0.2", "10.99.0.1", a.port));
+  auto before = tb.engine->dump();
+  REQUIRE(before);
+  REQUIRE(before->rules.size() == 2);
+  CHECK(before->rules[0].packets >= 1);
+
+  p.rules[1] = allow("b", {"1002/tcp"});
+  p.rules.push_back(allow("c", {"1003/tcp"}));
+  auto r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(r->rules_deleted == 1);
+  CHECK(r->rules_added == 2);
+  auto after = tb.engine->dump();
+  REQUIRE(after);
+  REQUIRE(after->rules.size() == 3);
+  CHECK(after->rules[0].name == "a");
+  CHECK(after->rules[0].handle == before->rules[0].handle);
+  CHECK(after->rules[0].packets >= before->rules[0].packets);
+  CHECK(after->rules[1].name == "b");
+  CHECK(after->rules[2].name == "c");
+}
+
+TEST_CASE("fw drift: another process's change is reported with its pid and name, and undone", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.engine->apply(richPolicy(), {}));
+  auto own = tb.engine->readEvents();  // our own commit is not drift
+  REQUIRE(own);
+  CHECK(own->empty());
+
+  REQUIRE(tb.srv.run("nft add rule inet rampart input tcp dport 9999 accept").status == 0);
+  std::vector<DriftEvent> events;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (events.empty() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{tb.engine->eventFd(), POLLIN, 0};
+    poll(&p, 1, 500);
+    auto got = tb.engine->readEvents();
+    REQUIRE(got);
+    events.insert(events.end(), got->begin(), got->end());
+  }
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].process == "nft");
+  CHECK(events[0].pid != 0);
+  CHECK(events[0].pid != static_cast<uint32_t>(getpid()));
+
+  // A change to another table is not ours to report.
+  REQUIRE(tb.srv.run("nft add table ip other").status == 0);
+  pollfd p{tb.engine->eventFd(), POLLIN, 0};
+  poll(&p, 1, 500);
+  auto other = tb.engine->readEvents();
+  REQUIRE(other);
+  CHECK(other->empty());
+
+  auto r = tb.engine->apply(richPolicy(), {});
+  REQUIRE(r);
+  CHECK(r->rules_deleted == 1);
+  CHECK(r->rules_added == 0);
+  CHECK(tb.srv.run("nft list table inet rampart").output.find("9999") == std::string::npos);
+}
+
+TEST_CASE("fw reject: a batch the kernel refuses changes nothing and names the rule", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.engine->apply(richPolicy(), {}));
+  Ruleset before = tb.live();
+
+  auto in = tb.srv.enter();
+  auto sock = nl::Socket::open();
+  REQUIRE(sock);
+  auto gen = sock->generation();
+  REQUIRE(gen);
+  Changes c;
+  KernelRule good;
+  good.chain = "input";
+  good.tag = RuleTag{RuleKind::Policy, "fine"};
+  good.exprs = compile(Policy{}, {}, {}).rules.front().exprs;  // a valid rule
+  c.add_rules.push_back(RuleAdd{good, 0, true});
+  KernelRule bad = good;
+  bad.tag = RuleTag{RuleKind::Policy, "mysql"};
+  bad.loc = SourceLoc{"/etc/rampart/rampart.yaml", 23, 7};
+  // A payload load longer than every register together.
+  Expr load;
+  load.name = "payload";
+  auto u32 = [](uint16_t t, uint32_t v) {
+    Bytes b(4);
+    std::memcpy(b.data(), &v, 4);
+    return ExprAttr{t, b};
+  };
+  load.attrs = {u32(1, 1), u32(2, 1), u32(3, 0), u32(4, 200)};
+  bad.exprs.insert(bad.exprs.begin(), load);
+  c.add_rules.push_back(RuleAdd{bad, 0, true});
+  auto sent = sock->send("rampart", c, *gen, true);
+  REQUIRE_FALSE(sent);
+  INFO(sent.error().message);
+  CHECK(sent.error().message.find("rule 'mysql' (/etc/rampart/rampart.yaml:23:7)") != std::string::npos);
+  CHECK(sent.error().message.find("rule 'fine'") == std::string::npos);
+
+  // Nothing of the batch was committed.
+  Ruleset after = tb.live();
+  CHECK(diff(before, after, true).empty());
+  CHECK(after.rules.size() == before.rules.size());
+}
+
+TEST_CASE("fw concurrency: a change between dump and commit makes the kernel refuse, apply retries", "[netns]") {
+  bool armed = false;
+  NetNs* srv = nullptr;
+  EngineOptions options;
+  options.before_commit = [&] {
+    if (!armed) return;
+    armed = false;
+    REQUIRE(srv->run("nft add rule inet rampart input tcp dport 4444 accept").status == 0);
+  };
+  Testbed tb(options);
+  srv = &tb.srv;
+  REQUIRE(tb.engine->apply(richPolicy(), {}));
+  Policy changed = richPolicy();
+  changed.rules.push_back(allow("extra", {"7777/tcp"}));
+  armed = true;
+  auto r = tb.engine->apply(changed, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(r->retries == 1);
+  CHECK(r->rules_deleted == 1);  // the concurrent rule, seen on the retry
+  Ruleset want = compile(changed, {}, {"rampart", std::chrono::system_clock::now()});
+  CHECK(diff(want, tb.live(), true).empty());
+}
+
+TEST_CASE("fw isolation: other tables (Docker's) are untouched by apply and removeTable", "[netns]") {
+  Testbed tb;
+  const char* docker = R"(table ip nat {
+  chain DOCKER {
+    iifname "docker0" counter return
+  }
+  chain PREROUTING {
+    type nat hook prerouting priority dstnat; policy accept;
+    fib daddr type local counter jump DOCKER
+  }
+}
+table ip filter {
+  chain DOCKER {
+  }
+  chain FORWARD {
+    type filter hook forward priority filter; policy drop;
+    counter jump DOCKER
+    oifname "docker0" ct state related,established counter accept
+  }
+}
+)";
+  REQUIRE(tb.srv.run(fmt::format("printf '%s' '{}' | nft -f -", docker)).status == 0);
+  auto others = [&] {
+    return tb.srv.run("nft -a list table ip nat").output + tb.srv.run("nft -a list table ip filter").output;
+  };
+  std::string before = others();
+  REQUIRE(before.find("DOCKER") != std::string::npos);
+  REQUIRE(tb.engine->apply(richPolicy(), someBans()));
+  Policy changed = richPolicy();
+  changed.rules.erase(changed.rules.begin());
+  REQUIRE(tb.engine->apply(changed, {}));
+  CHECK(others() == before);
+  REQUIRE(tb.engine->removeTable());
+  CHECK(others() == before);
+  CHECK(tb.srv.run("nft list table inet rampart").status != 0);
+  // Removing a table that is not there is fine.
+  CHECK(tb.engine->removeTable());
+}
+
+TEST_CASE("fw plan: a kernel-checked plan lists the change and commits nothing", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.engine->apply(richPolicy(), {}));
+  auto gen_before = tb.engine->dump();
+  REQUIRE(gen_before);
+  Policy changed = richPolicy();
+  changed.rules.push_back(allow("extra", {"7777/tcp"}));
+  auto plan = tb.engine->plan(changed, {}, true);
+  if (!plan) FAIL(plan.error().message);
+  CHECK(plan->find("+ rule input \"rule:extra\"") != std::string::npos);
+  auto gen_after = tb.engine->dump();
+  REQUIRE(gen_after);
+  CHECK(gen_after->generation == gen_before->generation);
+  CHECK(gen_after->kernel_rules == gen_before->kernel_rules);
+}
+
+TEST_CASE("fw fail closed: the table stays when the engine goes away", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.engine->apply(richPolicy(), {}));
+  tb.engine.reset();
+  auto listed = tb.srv.run("nft list table inet rampart");
+  CHECK(listed.status == 0);
+  CHECK(listed.output.find("rule:ssh") != std::string::npos);
+}

@@ -1,0 +1,166 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "firewall/compile.h"
+#include "firewall/render.h"
+#include "fw_test_util.h"
+
+using namespace rampart;
+using namespace rampart::fw;
+using namespace rampart::fw::test;
+
+namespace {
+
+const auto kNow = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 50);
+
+std::string compiled(const Policy& p, const std::vector<Ban>& bans = {}) {
+  return render(compile(p, bans, CompileOptions{"rampart", kNow}));
+}
+
+// Compares with tests/golden/firewall/<name>.txt; RAMPART_UPDATE_GOLDEN=1 writes it.
+void checkGolden(const std::string& name, const std::string& text) {
+  const char* root = std::getenv("RAMPART_SOURCE_DIR");
+  REQUIRE(root != nullptr);
+  std::string path = std::string(root) + "/tests/golden/firewall/" + name + ".txt";
+  const char* update = std::getenv("RAMPART_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    std::ofstream(path) << text;
+    return;
+  }
+  std::ifstream in(path);
+  INFO("golden file " << path << " (RAMPART_UPDATE_GOLDEN=1 writes it)");
+  REQUIRE(in.good());
+  std::stringstream want;
+  want << in.rdbuf();
+  CHECK(text == want.str());
+}
+
+Policy base() {
+  Policy p;
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("fw compile: the default policy", "[compile]") {
+  checkGolden("default", compiled(defaultPolicy(9100)));
+}
+
+TEST_CASE("fw compile: group sources become one set per family", "[compile]") {
+  Policy p = base();
+  p.groups.push_back(group("app", {"10.1.0.0/16", "10.2.0.5", "10.1.5.0/24", "fd00::/8"}));
+  Rule db = allow("db", {"5432/tcp"});
+  db.from_groups = {"app"};
+  p.rules.push_back(db);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  const Set* v4 = rs.findSet("g_app_v4");
+  REQUIRE(v4 != nullptr);
+  CHECK(v4->elems.size() == 2);  // 10.1.5.0/24 lies inside 10.1.0.0/16
+  REQUIRE(rs.findSet("g_app_v6") != nullptr);
+  checkGolden("groups", render(rs));
+}
+
+TEST_CASE("fw compile: several ports become one set lookup", "[compile]") {
+  Policy p;
+  p.rules.push_back(allow("web", {"80/tcp", "443/tcp", "8080/tcp"}));
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  REQUIRE(rs.findSet("p_web_tcp") != nullptr);
+  CHECK(rs.findSet("p_web_tcp")->elems.size() == 3);
+  CHECK(rs.findSet("p_web_tcp")->interval() == false);
+  checkGolden("multiport", render(rs));
+}
+
+TEST_CASE("fw compile: port ranges, merged when they touch", "[compile]") {
+  Policy p;
+  p.rules.push_back(allow("range", {"8000-8100"}));
+  p.rules.push_back(allow("ranges", {"6000-6005/tcp", "6006-6010/tcp", "7000/tcp"}));
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  const Set* s = rs.findSet("p_ranges_tcp");
+  REQUIRE(s != nullptr);
+  CHECK(s->interval());
+  CHECK(s->elems.size() == 2);  // 6000-6010 and 7000
+  checkGolden("ranges", render(rs));
+}
+
+TEST_CASE("fw compile: a per-source limit is a meter before the accept", "[compile]") {
+  Policy p;
+  Rule smtp = allow("smtp", {"25/tcp"});
+  smtp.limit = Rate{10, RateUnit::Minute};
+  p.rules.push_back(smtp);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  CHECK(rs.findSet("meter_smtp_v4") != nullptr);
+  CHECK(rs.findSet("meter_smtp_v6") != nullptr);
+  checkGolden("limit", render(rs));
+}
+
+TEST_CASE("fw compile: deny any", "[compile]") {
+  Policy p;
+  p.input_policy = ChainPolicy::Accept;
+  Rule deny;
+  deny.name = "nothing-from-there";
+  deny.action = Action::Deny;
+  deny.from = {cidr("192.0.2.0/24")};
+  p.rules.push_back(deny);
+  checkGolden("deny_any", compiled(p));
+}
+
+TEST_CASE("fw compile: IPv6 sources and both families in one rule", "[compile]") {
+  Policy p;
+  p.rules.push_back(allow("v6only", {"443/tcp"}, {"2001:db8::/32"}));
+  p.rules.push_back(allow("both", {"53"}, {"192.0.2.1", "2001:db8::1"}));
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  size_t both = 0;
+  for (const auto& r : rs.rules)
+    if (r.tag.name == "both") ++both;
+  CHECK(both == 4);  // {v4, v6} x {tcp, udp}
+  checkGolden("ipv6", render(rs));
+}
+
+TEST_CASE("fw compile: bans come first, expired ones are left out", "[compile]") {
+  using namespace std::chrono;
+  std::vector<Ban> bans = {Ban{cidr("203.0.113.0/24"), std::nullopt},
+                           Ban{cidr("198.51.100.7"), kNow + minutes(30)},
+                           Ban{cidr("198.51.100.9"), kNow - minutes(1)},
+                           Ban{cidr("2001:db8:bad::/48"), kNow + hours(2)}};
+  Ruleset rs = compile(base(), bans, {"rampart", kNow});
+  REQUIRE(rs.rules.front().tag.kind == RuleKind::Ban);
+  const Set* v4 = rs.findSet("bans_v4");
+  REQUIRE(v4 != nullptr);
+  REQUIRE(v4->elems.size() == 2);
+  CHECK(v4->elems[0].timeout_ms == std::optional<uint64_t>(30 * 60 * 1000));
+  CHECK_FALSE(v4->elems[1].timeout_ms.has_value());
+  checkGolden("bans", render(rs));
+}
+
+TEST_CASE("fw compile: builtins can be switched off", "[compile]") {
+  Policy p = base();
+  p.builtins = Builtins{false, false, false, false};
+  p.log_dropped.reset();
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  for (const auto& r : rs.rules) CHECK(r.tag.kind != RuleKind::Builtin);
+  CHECK(rs.findSet("builtin_icmp_v4") == nullptr);
+  checkGolden("builtins_off", render(rs));
+}
+
+TEST_CASE("fw compile: the same policy compiles to the same bytes", "[compile]") {
+  Policy p = defaultPolicy(9100);
+  p.groups.push_back(group("b", {"10.0.0.0/8"}));
+  p.groups.push_back(group("a", {"fd00::/8"}));
+  Rule r = allow("x", {"1-100", "200/udp"});
+  r.from_groups = {"b", "a"};
+  p.rules.push_back(r);
+  CHECK(compiled(p) == compiled(p));
+}
+
+TEST_CASE("fw compile: CIDR elements merge overlapping and adjacent networks", "[compile]") {
+  auto e = cidrElements({cidr("10.0.0.0/25"), cidr("10.0.0.128/25"), cidr("10.0.0.7"), cidr("255.255.255.0/24")},
+                        Family::V4);
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].key == Bytes{10, 0, 0, 0});
+  CHECK(e[0].key_end == Bytes{10, 0, 1, 0});
+  CHECK(e[1].key_end.empty());  // runs to the top of the address space
+}
