@@ -57,20 +57,15 @@ def query_var(name, label, query, multi, include_all=None):
 
 
 def variables(single_node):
-    if single_node:
-        return [
-            datasource_var(),
-            query_var("job", "Job", "label_values(rampart_node_info, job)", False),
-            query_var("role", "Role", 'label_values(rampart_node_info{job="$job"}, role)', True),
-            query_var("instance", "Node",
-                      'label_values(rampart_node_info{job="$job", role=~"$role"}, instance)', False),
-        ]
+    """The node dashboard shows one job and one instance; the fleet any."""
+    job = 'job="$job"' if single_node else 'job=~"$job"'
+    many = not single_node
     return [
         datasource_var(),
-        query_var("job", "Job", "label_values(rampart_node_info, job)", True),
-        query_var("role", "Role", 'label_values(rampart_node_info{job=~"$job"}, role)', True),
+        query_var("job", "Job", "label_values(rampart_node_info, job)", many),
+        query_var("role", "Role", f"label_values(rampart_node_info{{{job}}}, role)", True),
         query_var("instance", "Node",
-                  'label_values(rampart_node_info{job=~"$job", role=~"$role"}, instance)', True),
+                  f'label_values(rampart_node_info{{{job}, role=~"$role"}}, instance)', many),
     ]
 
 
