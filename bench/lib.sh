@@ -138,12 +138,14 @@ thousands() { sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' <<<"$1"; }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-# time_ms CMD...: runs CMD (output to stderr), prints its wall time in ms.
+# time_ms CMD...: runs CMD (output to stderr), prints its wall time in ms;
+# fails with CMD's status (printing nothing) when CMD fails.
 time_ms() {
-  local t0 t1
+  local t0 t1 rc=0
   t0=$(now_us)
-  "$@" >&2
+  "$@" >&2 || rc=$?
   t1=$(now_us)
+  ((rc == 0)) || return "$rc"
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }'
 }
 
