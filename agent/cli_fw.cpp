@@ -1,11 +1,379 @@
-// The `fw` verbs. Each adds a subcommand to `app` and talks to the agent
-// with askAgent() (agent/cli.h).
+// The `fw` verbs. Each checks its arguments here first (a bad one is a
+// one-line error naming it, exit 2, and nothing is sent), then asks the
+// agent, which checks again, changes the firewall and answers.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "agent/cli.h"
+#include "agent/control_client.h"
+#include "agent/fw_format.h"
+#include "agent/fw_state.h"
+#include "common/units.h"
+#include "firewall/policy.h"
 
 namespace rampart::agent {
+namespace {
 
-void addFwCommands(CLI::App& /*app*/, CliContext& /*ctx*/) {}
+using nlohmann::json;
+
+constexpr size_t kMaxArg = 256;
+// Addresses per request are bounded by the control socket's line limit:
+// leave room for the JSON around them and the escaped newlines.
+constexpr size_t kBanChunkBytes = kMaxRequestBytes - 4096;
+
+struct Usage {
+  std::string what;
+};
+
+[[noreturn]] void usage(std::string what) { throw Usage{std::move(what)}; }
+
+std::string clip(std::string_view s) {
+  return s.size() > 64 ? fmt::format("{}…", s.substr(0, 64)) : std::string(s);
+}
+
+void checkLength(std::string_view arg, const std::string& value) {
+  if (value.size() > kMaxArg) usage(fmt::format("{}: longer than {} characters", arg, kMaxArg));
+}
+
+std::optional<json> ask(CliContext& ctx, const std::string& verb, json params) {
+  if (const char* ssh = std::getenv("SSH_CONNECTION"); ssh != nullptr && std::strlen(ssh) < 200) {
+    params["ssh_connection"] = ssh;
+  }
+  const std::string path = controlSocketPath(ctx);
+  ControlClient client(path, std::chrono::seconds(120));
+  auto answer = client.call(Request{"fw." + verb, std::move(params)});
+  if (!answer) {
+    if (answer.error().kind == ClientError::Kind::NotRunning) {
+      std::fprintf(stderr,
+                   "rampart agent is not running (no socket at %s); start it with "
+                   "`systemctl start rampart` or `rampart agent`\n",
+                   path.c_str());
+      ctx.exit_code = kExitNoAgent;
+    } else {
+      std::fprintf(stderr, "rampart: fw %s: %s\n", verb.c_str(), answer.error().message.c_str());
+      ctx.exit_code = kExitError;
+    }
+    return std::nullopt;
+  }
+  if (!answer->ok) {
+    std::fprintf(stderr, "rampart: fw %s: %s\n", verb.c_str(), answer->error.c_str());
+    ctx.exit_code = answer->code == "usage" ? kExitUsage : kExitError;
+    return std::nullopt;
+  }
+  return std::move(answer->result);
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void checkDuration(std::string_view arg, const std::string& text) {
+  checkLength(arg, text);
+  auto d = Duration::parse(text);
+  if (!d) usage(fmt::format("{} '{}': {}", arg, clip(text), d.error()));
+}
+
+void checkFrom(const std::vector<std::string>& from) {
+  for (const auto& f : from) {
+    checkLength("--from", f);
+    auto c = fw::Cidr::parse(f);
+    if (!c && !fw::isValidGroupName(f)) usage(fmt::format("--from '{}': {}", clip(f), c.error()));
+  }
+}
+
+// Runs a verb: a Usage thrown while checking arguments is exit 2.
+template <class F>
+auto verb(CliContext& ctx, std::string name, F f) {
+  return [&ctx, name = std::move(name), f = std::move(f)] {
+    try {
+      f();
+    } catch (const Usage& u) {
+      std::fprintf(stderr, "rampart: fw %s: %s\n", name.c_str(), u.what.c_str());
+      ctx.exit_code = kExitUsage;
+    }
+  };
+}
+
+struct RuleArgs {
+  std::string port;
+  std::vector<std::string> from;
+  std::string name;
+  std::string for_;
+  std::string limit;
+  bool force = false;
+  bool json = false;
+};
+
+void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
+  const bool allow = action == fw::Action::Allow;
+  auto a = std::make_shared<RuleArgs>();
+  auto* cmd = fw.add_subcommand(allow ? "allow" : "deny",
+                                allow ? "allow new connections to a port" : "drop traffic to a port (or any)");
+  cmd->add_option("PORT", a->port, allow ? "PORT[/tcp|udp]" : "PORT[/tcp|udp] or any")->required();
+  cmd->add_option("--from", a->from, "address, network or group (repeatable)");
+  cmd->add_option("--name", a->name, "the rule's name (generated if absent)");
+  cmd->add_option("--for", a->for_, "temporary: removes itself after this long (30m, 2h, 7d)");
+  if (allow) cmd->add_option("--limit", a->limit, "new connections per source address (10/minute)");
+  cmd->add_flag("--force", a->force, "even if it would cut an SSH session");
+  cmd->add_flag("--json", a->json, "machine-readable output");
+  cmd->callback(verb(ctx, allow ? "allow" : "deny", [&ctx, a, allow] {
+    json p = json::object();
+    checkLength("PORT", a->port);
+    if (allow || a->port != "any") {
+      auto spec = fw::PortSpec::parse(a->port);
+      if (!spec) usage(fmt::format("PORT '{}': {}", clip(a->port), spec.error()));
+      p["ports"] = json::array({a->port});
+    }
+    checkFrom(a->from);
+    if (a->from.size() > 256) usage("--from: at most 256 sources");
+    p["from"] = a->from;
+    if (!a->name.empty()) {
+      if (!fw::isValidRuleName(a->name))
+        usage(fmt::format("--name '{}': expected 1 to 64 of A-Z a-z 0-9 _ . -", clip(a->name)));
+      p["name"] = a->name;
+    }
+    if (!a->for_.empty()) {
+      checkDuration("--for", a->for_);
+      p["for"] = a->for_;
+    }
+    if (!a->limit.empty()) {
+      checkLength("--limit", a->limit);
+      auto rate = Rate::parse(a->limit);
+      if (!rate) usage(fmt::format("--limit '{}': {}", clip(a->limit), rate.error()));
+      p["limit"] = a->limit;
+    }
+    p["force"] = a->force;
+    auto r = ask(ctx, allow ? "allow" : "deny", std::move(p));
+    if (!r) return;
+    if (a->json) {
+      std::printf("%s\n", r->dump(2).c_str());
+    } else if (!r->value("added", false)) {
+      std::printf("skipped: the same rule exists as '%s' (%s)\n", r->value("duplicate", "").c_str(),
+                  r->value("description", "").c_str());
+    } else {
+      std::string expiry = r->contains("expires_ms") ? ", " + remaining(nowMs(), (*r)["expires_ms"].get<int64_t>()) : "";
+      std::printf("added rule '%s': %s%s\n", r->value("name", "").c_str(), r->value("description", "").c_str(),
+                  expiry.c_str());
+    }
+  }));
+}
+
+// Reads addresses, one a line ('#' comments and blank lines skipped), from
+// FILE or stdin, checking each; fills chunks of at most kBanChunkBytes.
+std::vector<std::string> readBanFile(const std::string& file) {
+  std::ifstream in;
+  std::istream* src = &std::cin;
+  if (file != "-") {
+    in.open(file);
+    if (!in) usage(fmt::format("--file '{}': cannot be read: {}", clip(file), std::strerror(errno)));
+    src = &in;
+  }
+  std::vector<std::string> chunks(1);
+  std::string line;
+  size_t n = 0, count = 0;
+  while (std::getline(*src, line)) {
+    ++n;
+    if (line.size() > kMaxArg) usage(fmt::format("--file {} line {}: longer than {} characters", clip(file), n, kMaxArg));
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    auto c = fw::Cidr::parse(line);
+    if (!c) usage(fmt::format("--file {} line {}: '{}': {}", clip(file), n, clip(line), c.error()));
+    if (++count > kMaxBans) usage(fmt::format("--file {}: more than {} addresses", clip(file), kMaxBans));
+    // Each newline is two bytes once escaped in JSON.
+    if (chunks.back().size() + line.size() + 2 > kBanChunkBytes) chunks.emplace_back();
+    chunks.back() += line;
+    chunks.back() += '\n';
+  }
+  if (src->bad()) usage(fmt::format("--file {}: read error", clip(file)));
+  return chunks;
+}
+
+std::string batchId() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+void addBanVerbs(CLI::App& fw, CliContext& ctx) {
+  struct BanArgs {
+    std::vector<std::string> addrs;
+    std::string file;
+    std::string for_;
+    bool force = false;
+    bool json = false;
+  };
+  auto a = std::make_shared<BanArgs>();
+  auto* ban = fw.add_subcommand("ban", "drop all traffic from addresses or networks");
+  ban->add_option("ADDR", a->addrs, "address or network (repeatable)");
+  ban->add_option("--file", a->file, "one address or network a line; - for stdin");
+  ban->add_option("--for", a->for_, "the ban ends by itself after this long");
+  ban->add_flag("--force", a->force, "even if it would cut an SSH session");
+  ban->add_flag("--json", a->json, "machine-readable output");
+  ban->callback(verb(ctx, "ban", [&ctx, a] {
+    std::vector<std::string> chunks(1);
+    for (const auto& s : a->addrs) {
+      checkLength("ADDR", s);
+      auto c = fw::Cidr::parse(s);
+      if (!c) usage(fmt::format("ADDR '{}': {}", clip(s), c.error()));
+      chunks.back() += s + "\n";
+      if (chunks.back().size() > kBanChunkBytes) usage("ADDR: too many on the command line; use --file");
+    }
+    if (!a->file.empty()) {
+      auto more = readBanFile(a->file);
+      if (chunks.back().size() + more.front().size() <= kBanChunkBytes) {
+        chunks.back() += more.front();
+        more.erase(more.begin());
+      }
+      for (auto& m : more) chunks.push_back(std::move(m));
+    }
+    if (chunks.size() == 1 && chunks.front().empty()) usage("ADDR: expected addresses or --file");
+    if (!a->for_.empty()) checkDuration("--for", a->for_);
+    const std::string id = batchId();
+    std::optional<json> r;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      json p = {{"cidrs", std::move(chunks[i])}, {"force", a->force}};
+      if (!a->for_.empty()) p["for"] = a->for_;
+      if (chunks.size() > 1) {
+        p["batch"] = id;
+        p["more"] = i + 1 < chunks.size();
+      }
+      r = ask(ctx, "ban", std::move(p));
+      if (!r) return;
+    }
+    if (a->json) std::printf("%s\n", r->dump(2).c_str());
+    else
+      std::printf("banned %llu new, %llu renewed; %llu bans in all\n",
+                  static_cast<unsigned long long>(r->value("added", uint64_t{0})),
+                  static_cast<unsigned long long>(r->value("updated", uint64_t{0})),
+                  static_cast<unsigned long long>(r->value("bans", uint64_t{0})));
+  }));
+
+  auto unban_addrs = std::make_shared<std::vector<std::string>>();
+  auto unban_json = std::make_shared<bool>(false);
+  auto* unban = fw.add_subcommand("unban", "lift bans");
+  unban->add_option("ADDR", *unban_addrs, "address or network as it was banned")->required();
+  unban->add_flag("--json", *unban_json, "machine-readable output");
+  unban->callback(verb(ctx, "unban", [&ctx, unban_addrs, unban_json] {
+    if (unban_addrs->size() > 4096) usage("ADDR: at most 4096 at once");
+    for (const auto& s : *unban_addrs) {
+      checkLength("ADDR", s);
+      auto c = fw::Cidr::parse(s);
+      if (!c) usage(fmt::format("ADDR '{}': {}", clip(s), c.error()));
+    }
+    auto r = ask(ctx, "unban", {{"cidrs", *unban_addrs}});
+    if (!r) return;
+    if (*unban_json) std::printf("%s\n", r->dump(2).c_str());
+    else std::printf("unbanned %llu; %llu bans left\n", static_cast<unsigned long long>(r->value("unbanned", uint64_t{0})),
+                     static_cast<unsigned long long>(r->value("bans", uint64_t{0})));
+  }));
+
+  auto bans_json = std::make_shared<bool>(false);
+  auto* bans = fw.add_subcommand("bans", "list the bans");
+  bans->add_flag("--json", *bans_json, "machine-readable output");
+  bans->callback(verb(ctx, "bans", [&ctx, bans_json] {
+    auto r = ask(ctx, "bans", json::object());
+    if (!r) return;
+    if (*bans_json) std::printf("%s\n", r->dump(2).c_str());
+    else std::fputs(renderFwBans(*r).c_str(), stdout);
+  }));
+}
+
+void addPolicyVerbs(CLI::App& fw, CliContext& ctx) {
+  auto check = std::make_shared<bool>(false);
+  auto* plan = fw.add_subcommand("plan", "what `fw apply` would change, as a diff against the kernel");
+  plan->add_flag("--check", *check, "have the kernel validate the change without committing it");
+  plan->callback(verb(ctx, "plan", [&ctx, check] {
+    auto r = ask(ctx, "plan", {{"check", *check}});
+    if (!r) return;
+    if (r->value("empty", true)) std::printf("no changes\n");
+    else std::fputs(r->value("changes", "").c_str(), stdout);
+  }));
+
+  struct ApplyArgs {
+    std::string confirm;
+    bool force = false;
+  };
+  auto a = std::make_shared<ApplyArgs>();
+  auto* apply = fw.add_subcommand("apply", "re-read the configuration and apply it");
+  apply->add_option("--confirm", a->confirm, "roll back by itself unless `rampart fw confirm` within this long");
+  apply->add_flag("--force", a->force, "even if it would cut an SSH session");
+  apply->callback(verb(ctx, "apply", [&ctx, a] {
+    json p = {{"force", a->force}};
+    if (!a->confirm.empty()) {
+      checkDuration("--confirm", a->confirm);
+      p["confirm"] = a->confirm;
+    }
+    auto r = ask(ctx, "apply", std::move(p));
+    if (!r) return;
+    if (r->contains("confirm_deadline_ms")) {
+      std::printf("applied; rolls back %s unless `rampart fw confirm`\n",
+                  remaining(nowMs(), (*r)["confirm_deadline_ms"].get<int64_t>()).c_str());
+    } else {
+      std::printf("applied\n");
+    }
+  }));
+
+  fw.add_subcommand("confirm", "keep the rules of `fw apply --confirm`")->callback(verb(ctx, "confirm", [&ctx] {
+    if (ask(ctx, "confirm", json::object())) std::printf("confirmed\n");
+  }));
+  auto rb_force = std::make_shared<bool>(false);
+  auto* rollback = fw.add_subcommand("rollback", "restore the rules from before `fw apply --confirm` now");
+  rollback->add_flag("--force", *rb_force, "even if it would cut an SSH session");
+  rollback->callback(verb(ctx, "rollback", [&ctx, rb_force] {
+    if (ask(ctx, "rollback", {{"force", *rb_force}})) std::printf("rolled back to the previous rules\n");
+  }));
+}
+
+}  // namespace
+
+void addFwCommands(CLI::App& app, CliContext& ctx) {
+  auto* fw = app.add_subcommand("fw", "the running agent's firewall");
+  fw->require_subcommand(1);
+
+  auto status_json = std::make_shared<bool>(false);
+  auto* status = fw->add_subcommand("status", "live rules, numbered, with packets and bytes");
+  status->add_flag("--json", *status_json, "machine-readable output");
+  status->callback(verb(ctx, "status", [&ctx, status_json] {
+    auto r = ask(ctx, "status", json::object());
+    if (!r) return;
+    if (*status_json) std::printf("%s\n", r->dump(2).c_str());
+    else std::fputs(renderFwStatus(*r, nowMs()).c_str(), stdout);
+  }));
+
+  addRuleVerb(*fw, ctx, fw::Action::Allow);
+  addRuleVerb(*fw, ctx, fw::Action::Deny);
+
+  struct DeleteArgs {
+    std::string target;
+    bool force = false;
+  };
+  auto d = std::make_shared<DeleteArgs>();
+  auto* del = fw->add_subcommand("delete", "remove a rule added from the CLI");
+  del->add_option("NAME|NUMBER", d->target, "the rule's name or its number in `fw status`")->required();
+  del->add_flag("--force", d->force, "even if it would cut an SSH session");
+  del->callback(verb(ctx, "delete", [&ctx, d] {
+    checkLength("NAME|NUMBER", d->target);
+    auto r = ask(ctx, "delete", {{"target", d->target}, {"force", d->force}});
+    if (r) std::printf("deleted rule '%s' (%s)\n", r->value("deleted", "").c_str(), r->value("description", "").c_str());
+  }));
+
+  addBanVerbs(*fw, ctx);
+  addPolicyVerbs(*fw, ctx);
+}
 
 }  // namespace rampart::agent

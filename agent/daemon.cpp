@@ -16,6 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "agent/control_server.h"
+#include "agent/firewall_component.h"
+#include "agent/fw_service.h"
 #include "agent/log.h"
 
 namespace rampart::agent {
@@ -82,8 +84,27 @@ Result<std::shared_ptr<const Config>> Daemon::load() const {
 void Daemon::makeComponents() {
   // The agent's jobs, in start order (stopped in reverse):
   //
-  // INTEGRATION: firewall engine (firewall/engine.h) — applies config rules
-  // + CLI rules + bans on start and reload, repairs drift.
+  // Firewall engine: applies config rules + CLI rules + bans on start and
+  // reload, repairs drift.
+  auto firewall = std::make_unique<FirewallComponent>(io_);
+  firewall_ = firewall.get();
+  // The `fw` verbs and their state (CLI rules, bans, confirm windows under
+  // Config::state_dir): starts before the firewall, whose applies it feeds.
+  FwServiceHooks fw_hooks;
+  fw_hooks.read_config = [this] {
+    return readConfiguration(options_.config_path, options_.config_explicit);
+  };
+  fw_hooks.reload = [this]() -> Result<void> {
+    const uint64_t failed = failed_reloads_;
+    reload();
+    if (failed_reloads_ != failed) return fail("{}", last_reload_error_);
+    return {};
+  };
+  fw_hooks.config = [this]() -> const Config& { return *config_; };
+  auto fw_cli = std::make_unique<FwService>(io_, *firewall_, std::move(fw_hooks));
+  fw_cli->registerHandlers(*control_);
+  components_.push_back(std::move(fw_cli));
+  components_.push_back(std::move(firewall));
   //
   // INTEGRATION: TLS identity and reload (tls/) — before the HTTPS endpoint.
   //

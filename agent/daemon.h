@@ -25,6 +25,7 @@
 namespace rampart::agent {
 
 class ControlServer;
+class FirewallComponent;
 
 class Component {
  public:
@@ -80,6 +81,7 @@ class Daemon {
   std::shared_ptr<const Config> config_;
   std::unique_ptr<ControlServer> control_;
   std::vector<std::unique_ptr<Component>> components_;
+  FirewallComponent* firewall_ = nullptr;  // in components_
   std::chrono::steady_clock::time_point started_;
   std::chrono::system_clock::time_point loaded_at_;
   uint64_t config_generation_ = 0;

@@ -152,3 +152,28 @@ TEST_CASE("agent: a bad configuration at start is reported and the agent exits 1
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains(cfg + ":1:9: listen:"));
 }
+
+TEST_CASE("agent: the policy is applied at start and a change behind its back is repaired") {
+  REQUIRE(::geteuid() == 0);
+  TempDir dir;
+  const std::string cfg = dir.file("rampart.yaml");
+  const std::string sock = dir.file("control.sock");
+  writeFile(cfg, agentConfig(dir, "web"));
+  Child agent({"unshare", "-n", binary(), "agent", "--config", cfg}, dir.file("agent.log"));
+  REQUIRE(waitUntil([&] { return ::access(sock.c_str(), F_OK) == 0; }, 20s));
+  auto s1 = statusJson(sock);
+  INFO(s1.dump());
+  REQUIRE(s1["components"]["firewall"]["running"] == true);
+  CHECK(s1["components"]["firewall"]["applies_success"] == 1);
+
+  const std::string pid = std::to_string(agent.pid());
+  auto listed = run({"nsenter", "-t", pid, "-n", "nft", "list", "table", "inet", "rampart"});
+  REQUIRE(listed.exit_code == 0);
+  auto added = run({"nsenter", "-t", pid, "-n", "nft", "add", "rule", "inet", "rampart", "input",
+                    "tcp", "dport", "4321", "accept"});
+  REQUIRE(added.exit_code == 0);
+  REQUIRE(waitUntil([&] { return statusJson(sock)["components"]["firewall"]["drift"] >= 1; }));
+  auto after = run({"nsenter", "-t", pid, "-n", "nft", "list", "table", "inet", "rampart"});
+  CHECK(after.out.find("4321") == std::string::npos);
+  CHECK(after.out == listed.out);
+}

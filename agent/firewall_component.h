@@ -1,0 +1,63 @@
+// The firewall engine as one of the agent's components: applies the desired
+// state (configuration rules + CLI rules + bans) on start and on every
+// reload, and repairs drift — a commit by another process that touched our
+// table, seen on the engine's netlink event socket — by applying again.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "agent/daemon.h"
+#include "firewall/engine.h"
+#include "metrics/sources.h"
+
+namespace rampart::agent {
+
+class FirewallComponent : public Component {
+ public:
+  // Adds what the agent keeps besides the configuration file to the policy
+  // about to be applied: rules added from the CLI and bans (the state store
+  // in /var/lib/rampart). Called on every apply.
+  using Overlay = std::function<void(fw::Policy& policy, std::vector<fw::Ban>& bans)>;
+
+  explicit FirewallComponent(boost::asio::io_context& io);
+  ~FirewallComponent() override;
+
+  std::string_view name() const override { return "firewall"; }
+  Result<void> start(const Config& config) override;
+  Result<void> reload(const Config& config) override;
+  void stop() override;
+  nlohmann::json status() const override;
+
+  // INTEGRATION: the CLI-rule/ban state store sets this before start().
+  void setOverlay(Overlay overlay) { overlay_ = std::move(overlay); }
+  // Applies the current configuration + overlay again (after a CLI change).
+  Result<fw::ApplyReport> apply();
+
+  // For metrics and the `fw` verbs; null until start() succeeded.
+  fw::Engine* engine() { return engine_.get(); }
+  metrics::FirewallCounters counters() const { return counters_; }
+  uint32_t generation() const { return generation_; }
+
+ private:
+  void watchEvents();
+  void onEvents();
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<fw::Engine> engine_;
+  std::optional<boost::asio::posix::stream_descriptor> events_;
+  const Config* config_ = nullptr;
+  Overlay overlay_;
+  metrics::FirewallCounters counters_;
+  uint32_t generation_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace rampart::agent

@@ -1,0 +1,271 @@
+#include "agent/fw_guard.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "agent/unique_fd.h"
+
+namespace rampart::agent {
+namespace {
+
+bool isLoopback(const fw::Cidr& c) {
+  if (c.family == fw::Family::V4) return c.addr[0] == 127;
+  static constexpr std::array<uint8_t, 16> one{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return c.addr == one;
+}
+
+bool sourceMatches(const fw::Policy& p, const fw::Rule& r, const fw::Cidr& peer) {
+  if (r.from.empty() && r.from_groups.empty()) return true;
+  for (const auto& c : r.from)
+    if (c.contains(peer)) return true;
+  for (const auto& name : r.from_groups) {
+    const fw::Group* g = p.findGroup(name);
+    if (g == nullptr) continue;
+    for (const auto* list : {&g->cidrs, &g->resolved})
+      for (const auto& c : *list)
+        if (c.contains(peer)) return true;
+  }
+  return false;
+}
+
+bool portMatches(const fw::Rule& r, uint16_t port) {
+  if (r.ports.empty()) return true;
+  for (const auto& spec : r.ports) {
+    if (std::ranges::find(spec.protos, fw::Proto::Tcp) == spec.protos.end()) continue;
+    if (spec.range.first <= port && port <= spec.range.last) return true;
+  }
+  return false;
+}
+
+// The rule deciding a TCP packet from `peer` to `port` in the input chain
+// (nullptr: none, the chain policy decides).
+const fw::Rule* decidingRule(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
+  for (const auto& r : p.rules) {
+    if (r.hook != fw::Hook::Input) continue;
+    if (r.expires && *r.expires <= now) continue;
+    if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer)) return &r;
+  }
+  return nullptr;
+}
+
+bool rulesAccept(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
+  if (p.builtins.loopback && isLoopback(c.peer)) return true;
+  const fw::Rule* r = decidingRule(p, c, now);
+  if (r != nullptr) return r->action == fw::Action::Allow;
+  return p.input_policy == fw::ChainPolicy::Accept;
+}
+
+const fw::Ban* banCovering(const std::vector<fw::Ban>& bans, const fw::Cidr& peer,
+                           std::chrono::system_clock::time_point now) {
+  for (const auto& b : bans)
+    if ((!b.expires || *b.expires > now) && b.cidr.contains(peer)) return &b;
+  return nullptr;
+}
+
+std::string describe(const GuardConnection& c) {
+  std::string who = c.typed_over ? "your SSH session" : "the established SSH connection";
+  if (c.peer.family == fw::Family::V6) return fmt::format("{} from [{}]:{} to port {}", who, c.peer.str(), c.peer_port, c.local_port);
+  return fmt::format("{} from {}:{} to port {}", who, c.peer.str(), c.peer_port, c.local_port);
+}
+
+std::string why(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
+  const fw::Rule* r = decidingRule(p, c, now);
+  if (r != nullptr) return fmt::format("rule '{}' denies it", r->name);
+  return "no rule allows it and the input policy is drop";
+}
+
+bool hexNibble(char ch, uint8_t& out) {
+  if (ch >= '0' && ch <= '9') out = static_cast<uint8_t>(ch - '0');
+  else if (ch >= 'A' && ch <= 'F') out = static_cast<uint8_t>(ch - 'A' + 10);
+  else if (ch >= 'a' && ch <= 'f') out = static_cast<uint8_t>(ch - 'a' + 10);
+  else return false;
+  return true;
+}
+
+// "0100007F:0016": the address as the kernel's 32-bit words in host byte
+// order (little-endian here), then the port in hex.
+bool parseEndpoint(std::string_view s, bool v6, fw::Cidr& addr, uint16_t& port) {
+  const size_t hex_len = v6 ? 32 : 8;
+  if (s.size() != hex_len + 5 || s[hex_len] != ':') return false;
+  std::array<uint8_t, 16> raw{};
+  for (size_t i = 0; i < hex_len / 2; ++i) {
+    uint8_t hi = 0, lo = 0;
+    if (!hexNibble(s[2 * i], hi) || !hexNibble(s[2 * i + 1], lo)) return false;
+    raw[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  // Each 32-bit word was printed as a host-order integer: reverse its bytes.
+  for (size_t w = 0; w < hex_len / 8; ++w) std::reverse(raw.begin() + 4 * w, raw.begin() + 4 * w + 4);
+  unsigned p = 0;
+  auto port_hex = s.substr(hex_len + 1);
+  if (std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), p, 16).ec != std::errc{}) return false;
+  port = static_cast<uint16_t>(p);
+  addr = fw::Cidr{};
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (v6 && std::memcmp(raw.data(), mapped, 12) == 0) {
+    addr.family = fw::Family::V4;
+    std::copy(raw.begin() + 12, raw.end(), addr.addr.begin());
+    addr.prefix = 32;
+  } else if (v6) {
+    addr.family = fw::Family::V6;
+    addr.addr = raw;
+    addr.prefix = 128;
+  } else {
+    addr.family = fw::Family::V4;
+    std::copy(raw.begin(), raw.begin() + 4, addr.addr.begin());
+    addr.prefix = 32;
+  }
+  return true;
+}
+
+std::string readBounded(const std::string& path, size_t limit) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  std::string text;
+  char buf[65536];
+  while (text.size() < limit) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+std::optional<fw::Cidr> hostAddress(std::string_view text) {
+  std::string s(text);
+  unsigned char buf[16];
+  fw::Cidr c;
+  if (::inet_pton(AF_INET, s.c_str(), buf) == 1) {
+    std::copy(buf, buf + 4, c.addr.begin());
+    return c;
+  }
+  if (::inet_pton(AF_INET6, s.c_str(), buf) != 1) return std::nullopt;
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(buf, mapped, 12) == 0) {
+    std::copy(buf + 12, buf + 16, c.addr.begin());
+    return c;
+  }
+  c.family = fw::Family::V6;
+  c.prefix = 128;
+  std::copy(buf, buf + 16, c.addr.begin());
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> lockoutReasons(const GuardInput& in) {
+  std::vector<std::string> out;
+  const fw::Policy& before = *in.before;
+  const fw::Policy& after = *in.after;
+  for (const auto& c : in.connections) {
+    if (const fw::Ban* b = banCovering(*in.bans_after, c.peer, in.now);
+        b != nullptr && banCovering(*in.bans_before, c.peer, in.now) == nullptr) {
+      out.push_back(fmt::format("{} would be cut: the ban of {} drops it (bans come before established connections)",
+                                describe(c), b->cidr.str()));
+      continue;
+    }
+    bool was_open = rulesAccept(before, c, in.now);
+    bool is_open = rulesAccept(after, c, in.now);
+    if (!after.builtins.established && !is_open) {
+      out.push_back(fmt::format("{} would be cut: the established builtin is off and {}", describe(c),
+                                why(after, c, in.now)));
+      continue;
+    }
+    if (was_open && !is_open) {
+      out.push_back(fmt::format("{} stays up, but the next login from {} would be refused: {}", describe(c),
+                                c.peer.str(), why(after, c, in.now)));
+    }
+  }
+  return out;
+}
+
+std::vector<uint16_t> sshPorts(const fw::Policy& policy) {
+  std::vector<uint16_t> ports;
+  for (const auto& r : policy.rules) {
+    if (r.name != "ssh" || r.action != fw::Action::Allow) continue;
+    for (const auto& spec : r.ports)
+      if (std::ranges::find(spec.protos, fw::Proto::Tcp) != spec.protos.end()) ports.push_back(spec.range.first);
+  }
+  if (ports.empty()) ports.push_back(22);
+  std::ranges::sort(ports);
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  return ports;
+}
+
+std::vector<ProcTcpSocket> parseProcNetTcp(std::string_view text, bool v6) {
+  std::vector<ProcTcpSocket> out;
+  bool header = true;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (header) {
+      header = false;
+      continue;
+    }
+    // "  sl  local_address rem_address   st ..."
+    std::string_view fields[4];
+    size_t n = 0;
+    size_t pos = 0;
+    while (n < 4 && pos < line.size()) {
+      while (pos < line.size() && line[pos] == ' ') ++pos;
+      size_t end = line.find(' ', pos);
+      if (end == std::string_view::npos) end = line.size();
+      if (end > pos) fields[n++] = line.substr(pos, end - pos);
+      pos = end;
+    }
+    if (n < 4) continue;
+    ProcTcpSocket s;
+    if (!parseEndpoint(fields[1], v6, s.local, s.local_port)) continue;
+    if (!parseEndpoint(fields[2], v6, s.remote, s.remote_port)) continue;
+    unsigned st = 0;
+    if (std::from_chars(fields[3].data(), fields[3].data() + fields[3].size(), st, 16).ec != std::errc{}) continue;
+    s.state = static_cast<uint8_t>(st);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<GuardConnection> establishedTo(const std::vector<uint16_t>& ports, const std::string& proc_root) {
+  constexpr size_t kLimit = 16u * 1024 * 1024;
+  constexpr uint8_t kEstablished = 1;
+  std::vector<GuardConnection> out;
+  for (bool v6 : {false, true}) {
+    auto text = readBounded(proc_root + (v6 ? "/net/tcp6" : "/net/tcp"), kLimit);
+    for (const auto& s : parseProcNetTcp(text, v6)) {
+      if (s.state != kEstablished || std::ranges::find(ports, s.local_port) == ports.end()) continue;
+      out.push_back(GuardConnection{s.remote, s.remote_port, s.local_port, false});
+    }
+  }
+  return out;
+}
+
+std::optional<GuardConnection> parseSshConnection(std::string_view text) {
+  std::string_view parts[4];
+  size_t n = 0;
+  while (!text.empty() && n < 4) {
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    size_t end = text.find(' ');
+    std::string_view word = text.substr(0, end);
+    if (!word.empty()) parts[n++] = word;
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end);
+  }
+  if (n != 4 || parts[0].size() > 64) return std::nullopt;
+  auto peer = hostAddress(parts[0]);
+  unsigned peer_port = 0, local_port = 0;
+  if (!peer) return std::nullopt;
+  if (std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), peer_port).ec != std::errc{} ||
+      std::from_chars(parts[3].data(), parts[3].data() + parts[3].size(), local_port).ec != std::errc{} ||
+      peer_port == 0 || peer_port > 65535 || local_port == 0 || local_port > 65535)
+    return std::nullopt;
+  return GuardConnection{*peer, static_cast<uint16_t>(peer_port), static_cast<uint16_t>(local_port), true};
+}
+
+}  // namespace rampart::agent

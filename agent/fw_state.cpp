@@ -1,0 +1,372 @@
+#include "agent/fw_state.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/unique_fd.h"
+
+namespace rampart::agent {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr int kFormatVersion = 1;
+
+int64_t toMs(WallTime t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+WallTime fromMs(int64_t ms) { return WallTime(milliseconds(ms)); }
+
+// Parsing throws a ParseError with a message naming the field; parseState
+// turns it into a value at its boundary.
+struct ParseError {
+  std::string what;
+};
+
+template <class T>
+T get(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) throw ParseError{fmt::format("missing \"{}\"", key)};
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    throw ParseError{fmt::format("\"{}\" has the wrong type", key)};
+  }
+}
+
+const json& arrayAt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) throw ParseError{fmt::format("\"{}\" is not a list", key)};
+  return *it;
+}
+
+std::string_view actionStr(fw::Action a) { return a == fw::Action::Allow ? "allow" : "deny"; }
+std::string_view hookStr(fw::Hook h) {
+  switch (h) {
+    case fw::Hook::Forward: return "forward";
+    case fw::Hook::Output: return "output";
+    case fw::Hook::Input: break;
+  }
+  return "input";
+}
+fw::Hook hookFrom(const std::string& s) {
+  if (s == "input") return fw::Hook::Input;
+  if (s == "forward") return fw::Hook::Forward;
+  if (s == "output") return fw::Hook::Output;
+  throw ParseError{fmt::format("unknown chain \"{}\"", s)};
+}
+fw::Action actionFrom(const std::string& s) {
+  if (s == "allow") return fw::Action::Allow;
+  if (s == "deny") return fw::Action::Deny;
+  throw ParseError{fmt::format("unknown action \"{}\"", s)};
+}
+
+fw::Cidr cidrFrom(const std::string& s) {
+  auto c = fw::Cidr::parse(s);
+  if (!c) throw ParseError{fmt::format("address \"{}\": {}", s, c.error())};
+  return *c;
+}
+
+json cidrsJson(const std::vector<fw::Cidr>& v) {
+  json a = json::array();
+  for (const auto& c : v) a.push_back(c.str());
+  return a;
+}
+std::vector<fw::Cidr> cidrsFrom(const json& j, const char* key) {
+  std::vector<fw::Cidr> out;
+  for (const auto& e : arrayAt(j, key)) {
+    if (!e.is_string()) throw ParseError{fmt::format("\"{}\" holds a non-string", key)};
+    out.push_back(cidrFrom(e.get<std::string>()));
+  }
+  return out;
+}
+
+json locJson(const SourceLoc& l) { return {{"file", l.file}, {"line", l.line}, {"col", l.col}}; }
+SourceLoc locFrom(const json& j) {
+  if (!j.is_object()) return {};
+  return SourceLoc{j.value("file", std::string()), j.value("line", 0), j.value("col", 0)};
+}
+
+json ruleJson(const fw::Rule& r) {
+  json ports = json::array();
+  for (const auto& p : r.ports) ports.push_back(p.str());
+  json j = {{"name", r.name},
+            {"action", actionStr(r.action)},
+            {"chain", hookStr(r.hook)},
+            {"ports", std::move(ports)},
+            {"from", cidrsJson(r.from)},
+            {"from_groups", r.from_groups},
+            {"origin", r.origin == fw::Origin::Cli ? "cli" : "config"},
+            {"loc", locJson(r.loc)}};
+  if (r.limit) j["limit"] = r.limit->str();
+  if (r.expires) j["expires_ms"] = toMs(*r.expires);
+  return j;
+}
+
+fw::Rule ruleFrom(const json& j) {
+  if (!j.is_object()) throw ParseError{"a rule is not an object"};
+  fw::Rule r;
+  r.name = get<std::string>(j, "name");
+  if (!fw::isValidRuleName(r.name)) throw ParseError{"invalid rule name"};
+  r.action = actionFrom(get<std::string>(j, "action"));
+  r.hook = hookFrom(j.value("chain", std::string("input")));
+  for (const auto& p : arrayAt(j, "ports")) {
+    if (!p.is_string()) throw ParseError{"a port is not a string"};
+    auto spec = fw::PortSpec::parse(p.get<std::string>());
+    if (!spec) throw ParseError{fmt::format("rule {}: port: {}", r.name, spec.error())};
+    r.ports.push_back(*spec);
+  }
+  r.from = cidrsFrom(j, "from");
+  for (const auto& g : arrayAt(j, "from_groups")) {
+    if (!g.is_string() || !fw::isValidGroupName(g.get<std::string>()))
+      throw ParseError{fmt::format("rule {}: invalid group name", r.name)};
+    r.from_groups.push_back(g.get<std::string>());
+  }
+  r.origin = j.value("origin", std::string("cli")) == "config" ? fw::Origin::Config : fw::Origin::Cli;
+  if (j.contains("limit")) {
+    auto rate = Rate::parse(get<std::string>(j, "limit"));
+    if (!rate) throw ParseError{fmt::format("rule {}: limit: {}", r.name, rate.error())};
+    r.limit = *rate;
+  }
+  if (j.contains("expires_ms")) r.expires = fromMs(get<int64_t>(j, "expires_ms"));
+  if (j.contains("loc")) r.loc = locFrom(j["loc"]);
+  return r;
+}
+
+json policyJson(const fw::Policy& p) {
+  auto chain = [](fw::ChainPolicy c) { return c == fw::ChainPolicy::Drop ? "drop" : "accept"; };
+  json groups = json::array();
+  for (const auto& g : p.groups) {
+    groups.push_back({{"name", g.name},
+                      {"cidrs", cidrsJson(g.cidrs)},
+                      {"dns_names", g.dns_names},
+                      {"resolved", cidrsJson(g.resolved)},
+                      {"loc", locJson(g.loc)}});
+  }
+  json rules = json::array();
+  for (const auto& r : p.rules) rules.push_back(ruleJson(r));
+  return {{"input_policy", chain(p.input_policy)},
+          {"forward_policy", chain(p.forward_policy)},
+          {"output_policy", chain(p.output_policy)},
+          {"log_dropped", p.log_dropped ? json(p.log_dropped->str()) : json(nullptr)},
+          {"builtins",
+           {{"loopback", p.builtins.loopback},
+            {"established", p.builtins.established},
+            {"invalid", p.builtins.invalid},
+            {"icmp", p.builtins.icmp}}},
+          {"groups", std::move(groups)},
+          {"rules", std::move(rules)}};
+}
+
+fw::Policy policyFrom(const json& j) {
+  if (!j.is_object()) throw ParseError{"a policy is not an object"};
+  auto chain = [&](const char* key) {
+    std::string s = get<std::string>(j, key);
+    if (s == "drop") return fw::ChainPolicy::Drop;
+    if (s == "accept") return fw::ChainPolicy::Accept;
+    throw ParseError{fmt::format("\"{}\" is neither drop nor accept", key)};
+  };
+  fw::Policy p;
+  p.input_policy = chain("input_policy");
+  p.forward_policy = chain("forward_policy");
+  p.output_policy = chain("output_policy");
+  if (j.contains("log_dropped") && !j["log_dropped"].is_null()) {
+    auto rate = Rate::parse(get<std::string>(j, "log_dropped"));
+    if (!rate) throw ParseError{fmt::format("log_dropped: {}", rate.error())};
+    p.log_dropped = *rate;
+  } else {
+    p.log_dropped.reset();
+  }
+  const json& b = j.at("builtins");
+  p.builtins = fw::Builtins{get<bool>(b, "loopback"), get<bool>(b, "established"),
+                            get<bool>(b, "invalid"), get<bool>(b, "icmp")};
+  for (const auto& g : arrayAt(j, "groups")) {
+    fw::Group group;
+    group.name = get<std::string>(g, "name");
+    group.cidrs = cidrsFrom(g, "cidrs");
+    group.dns_names = get<std::vector<std::string>>(g, "dns_names");
+    group.resolved = cidrsFrom(g, "resolved");
+    if (g.contains("loc")) group.loc = locFrom(g["loc"]);
+    p.groups.push_back(std::move(group));
+  }
+  for (const auto& r : arrayAt(j, "rules")) p.rules.push_back(ruleFrom(r));
+  return p;
+}
+
+FwState stateFrom(const json& j) {
+  if (!j.is_object()) throw ParseError{"not a JSON object"};
+  if (get<int>(j, "version") != kFormatVersion)
+    throw ParseError{fmt::format("unknown format version (this agent reads {})", kFormatVersion)};
+  FwState s;
+  const json& rules = arrayAt(j, "rules");
+  if (rules.size() > kMaxCliRules) throw ParseError{"too many rules"};
+  for (const auto& r : rules) {
+    CliRule cr{ruleFrom(r), fromMs(r.value("created_ms", int64_t{0}))};
+    cr.rule.origin = fw::Origin::Cli;
+    s.rules.push_back(std::move(cr));
+  }
+  const json& bans = arrayAt(j, "bans");
+  if (bans.size() > kMaxBans) throw ParseError{"too many bans"};
+  s.bans.reserve(bans.size());
+  for (const auto& b : bans) {
+    if (!b.is_object()) throw ParseError{"a ban is not an object"};
+    fw::Ban ban{cidrFrom(get<std::string>(b, "cidr")), std::nullopt};
+    if (b.contains("expires_ms")) ban.expires = fromMs(get<int64_t>(b, "expires_ms"));
+    s.bans.push_back(ban);
+  }
+  if (j.contains("pending_confirm")) {
+    const json& p = j["pending_confirm"];
+    s.pending = PendingConfirm{policyFrom(p.at("previous")), fromMs(get<int64_t>(p, "deadline_ms"))};
+  }
+  if (j.contains("rollback")) {
+    const json& r = j["rollback"];
+    s.rollback = RollbackInForce{policyFrom(r.at("policy")), policyFrom(r.at("rejected")),
+                                 fromMs(get<int64_t>(r, "at_ms"))};
+  }
+  return s;
+}
+
+std::string utcStamp(WallTime t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+Result<void> writeAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Error::fromErrno(fmt::format("write {}", path)));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+std::string dirOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+bool FwState::prune(WallTime now) {
+  size_t before = rules.size() + bans.size();
+  std::erase_if(rules, [&](const CliRule& r) { return r.rule.expires && *r.rule.expires <= now; });
+  std::erase_if(bans, [&](const fw::Ban& b) { return b.expires && *b.expires <= now; });
+  return rules.size() + bans.size() != before;
+}
+
+std::string serializePolicy(const fw::Policy& policy) { return policyJson(policy).dump(); }
+
+std::string serializeState(const FwState& state) {
+  json rules = json::array();
+  for (const auto& r : state.rules) {
+    json j = ruleJson(r.rule);
+    j["created_ms"] = toMs(r.created);
+    rules.push_back(std::move(j));
+  }
+  // Bans are written one per line: a file of 100,000 stays readable and diffable.
+  std::string out = fmt::format("{{\n\"version\": {},\n\"rules\": {},\n", kFormatVersion, rules.dump());
+  if (state.pending) {
+    json p = {{"deadline_ms", toMs(state.pending->deadline)}, {"previous", policyJson(state.pending->previous)}};
+    out += fmt::format("\"pending_confirm\": {},\n", p.dump());
+  }
+  if (state.rollback) {
+    json r = {{"at_ms", toMs(state.rollback->at)},
+              {"policy", policyJson(state.rollback->policy)},
+              {"rejected", policyJson(state.rollback->rejected)}};
+    out += fmt::format("\"rollback\": {},\n", r.dump());
+  }
+  out += "\"bans\": [";
+  bool first = true;
+  for (const auto& b : state.bans) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    if (b.expires) fmt::format_to(std::back_inserter(out), R"({{"cidr":"{}","expires_ms":{}}})", b.cidr.str(), toMs(*b.expires));
+    else fmt::format_to(std::back_inserter(out), R"({{"cidr":"{}"}})", b.cidr.str());
+  }
+  out += "\n]\n}\n";
+  return out;
+}
+
+std::expected<FwState, std::string> parseState(std::string_view text) {
+  if (text.size() > kMaxStateBytes) return std::unexpected("larger than the state file limit");
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return std::unexpected("not valid JSON (truncated or damaged)");
+  try {
+    return stateFrom(j);
+  } catch (const ParseError& e) {
+    return std::unexpected(e.what);
+  } catch (const json::exception& e) {
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
+Result<LoadedState> loadState(const std::string& path, WallTime now) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return LoadedState{};
+    return std::unexpected(Error::fromErrno(fmt::format("open {}", path)));
+  }
+  std::string text;
+  char buf[65536];
+  bool too_big = false;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Error::fromErrno(fmt::format("read {}", path)));
+    }
+    if (n == 0) break;
+    if (text.size() + static_cast<size_t>(n) > kMaxStateBytes) {
+      too_big = true;
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  auto parsed = too_big ? std::unexpected(std::string("larger than the state file limit")) : parseState(text);
+  if (parsed) return LoadedState{std::move(*parsed), std::nullopt};
+  const std::string aside = fmt::format("{}.corrupt-{}", path, utcStamp(now));
+  if (::rename(path.c_str(), aside.c_str()) != 0) {
+    return fail("{}: {}; and it cannot be set aside: rename to {}: {}", path, parsed.error(), aside,
+                std::strerror(errno));
+  }
+  return LoadedState{FwState{}, fmt::format("{}: {}; set aside as {}; starting without CLI rules and bans",
+                                            path, parsed.error(), aside)};
+}
+
+Result<void> saveState(const std::string& path, const FwState& state) {
+  const std::string tmp = path + ".tmp";
+  const std::string text = serializeState(state);
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    if (!fd) return std::unexpected(Error::fromErrno(fmt::format("open {}", tmp)));
+    if (auto r = writeAll(fd.get(), text, tmp); !r) return r;
+    if (::fsync(fd.get()) != 0) return std::unexpected(Error::fromErrno(fmt::format("fsync {}", tmp)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return std::unexpected(Error::fromErrno(fmt::format("rename {} to {}", tmp, path)));
+  }
+  const std::string dir = dirOf(path);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return std::unexpected(Error::fromErrno(fmt::format("open {}", dir)));
+  if (::fsync(dfd.get()) != 0) return std::unexpected(Error::fromErrno(fmt::format("fsync {}", dir)));
+  return {};
+}
+
+}  // namespace rampart::agent
