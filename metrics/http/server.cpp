@@ -228,6 +228,9 @@ void Server::Impl::onReadable(const beast::error_code& ec) {
     return accept();
   }
   accepted.fetch_add(1);
+  // Responses are whole; waiting to coalesce them with later bytes (Nagle
+  // against the peer's delayed ACK) only adds tens of milliseconds.
+  socket.set_option(tcp::no_delay(true), assign_ec);
   std::shared_ptr<tls::ServerContext> ctx = contexts ? contexts() : nullptr;
   if (active.load() >= options.handler.limits.max_connections || !ctx) {
     refused.fetch_add(1);
