@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "agent/control_client.h"
 #include "agent/daemon.h"
+#include "agent/web_component.h"
 
 namespace rampart::agent {
 namespace {
@@ -132,11 +133,22 @@ void addCoreCommands(CLI::App& app, CliContext& ctx) {
 
   app.add_subcommand("metrics", "print the metrics exposition once, without HTTP")
       ->callback([&ctx] {
-        // INTEGRATION: metrics/ — build the registry and collectors as the
-        // agent does (minus Config::disabled_collectors) and print the text
-        // exposition here.
-        std::fputs("rampart: the metrics collectors are not part of this build yet\n", stderr);
-        ctx.exit_code = kExitError;
+        auto cfg = readConfiguration(ctx.config_path, ctx.config_explicit);
+        if (!cfg) {
+          std::fputs(cfg.error().str().c_str(), stderr);
+          ctx.exit_code = kExitError;
+          return;
+        }
+        // The same collectors as the agent's endpoint, minus the firewall's
+        // live counters (those are the running agent's; scrape it for them).
+        auto m = metrics::Metrics::create(metricsOptions(*cfg, nullptr, nullptr));
+        if (!m) {
+          std::fprintf(stderr, "rampart: metrics: %s\n", m.error().message.c_str());
+          ctx.exit_code = kExitError;
+          return;
+        }
+        const std::string text = (*m)->scrape();
+        std::fwrite(text.data(), 1, text.size(), stdout);
       });
 }
 

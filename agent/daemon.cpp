@@ -19,6 +19,7 @@
 #include "agent/firewall_component.h"
 #include "agent/fw_service.h"
 #include "agent/log.h"
+#include "agent/web_component.h"
 
 namespace rampart::agent {
 namespace {
@@ -106,12 +107,9 @@ void Daemon::makeComponents() {
   components_.push_back(std::move(fw_cli));
   components_.push_back(std::move(firewall));
   //
-  // INTEGRATION: TLS identity and reload (tls/) — before the HTTPS endpoint.
-  //
-  // INTEGRATION: metrics registry and collectors (metrics/), minus
-  // Config::disabled_collectors.
-  //
-  // INTEGRATION: HTTPS endpoint (metrics/http/) on Config::listen.
+  // TLS identity and reload, the metrics collectors, and the HTTPS endpoint
+  // on Config::listen (agent/web_component.h).
+  components_.push_back(std::make_unique<WebComponent>(io_, firewall_));
 }
 
 void Daemon::registerCommands() {
