@@ -51,12 +51,20 @@ struct Builder {
 };
 
 void append(Exprs& to, Exprs from) {
-  for (auto& e : from) to.push_back(std::move(e));
+  if (to.empty()) {
+    to = std::move(from);
+    return;
+  }
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
-Exprs cat(std::initializer_list<Exprs> parts) {
+// The expressions of several matches and statements, in order. Takes its
+// parts by value so temporaries are moved, not copied.
+template <class... Parts>
+Exprs cat(Parts... parts) {
   Exprs out;
-  for (const auto& p : parts) append(out, p);
+  out.reserve((parts.size() + ...));
+  (append(out, std::move(parts)), ...);
   return out;
 }
 
@@ -98,7 +106,7 @@ void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions&
       if (!permanent) e.timeout_ms = longest;
     }
     b.addRule("input", RuleTag{RuleKind::Ban, std::string(familySuffix(f))},
-              cat({expr::nfproto(f), expr::saddrIn(f, name), expr::counter(), expr::drop()}));
+              cat(expr::nfproto(f), expr::saddrIn(f, name), expr::counter(), expr::drop()));
   }
 }
 
@@ -107,12 +115,12 @@ void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions&
 void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
   bool input = chain == "input";
   if (on.loopback && input)
-    b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat({expr::iifLoopback(), expr::accept()}));
+    b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat(expr::iifLoopback(), expr::accept()));
   if (on.established)
     b.addRule(chain, {RuleKind::Builtin, "established"},
-              cat({expr::ctStateIn(expr::kCtEstablished | expr::kCtRelated), expr::accept()}));
+              cat(expr::ctStateIn(expr::kCtEstablished | expr::kCtRelated), expr::accept()));
   if (on.invalid)
-    b.addRule(chain, {RuleKind::Builtin, "invalid"}, cat({expr::ctStateInvalid(), expr::counter(), expr::drop()}));
+    b.addRule(chain, {RuleKind::Builtin, "invalid"}, cat(expr::ctStateInvalid(), expr::counter(), expr::drop()));
   if (on.icmp && input) {
     // echo-request, destination-unreachable, time-exceeded, parameter-problem
     Set& v4 = b.set("builtin_icmp_v4", expr::kTypeIcmpType, 1, 0);
@@ -121,8 +129,8 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
     // neighbour solicit/advert (RFC 4890 section 4.4.1).
     Set& v6 = b.set("builtin_icmp_v6", expr::kTypeIcmp6Type, 1, 0);
     for (uint8_t t : {1, 2, 3, 4, 128, 133, 134, 135, 136}) v6.elems.push_back(SetElem{Bytes{t}, {}, {}, {}});
-    b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat({expr::icmpTypeIn(Family::V4, v4.name), expr::accept()}));
-    b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat({expr::icmpTypeIn(Family::V6, v6.name), expr::accept()}));
+    b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::icmpTypeIn(Family::V4, v4.name), expr::accept()));
+    b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::icmpTypeIn(Family::V6, v6.name), expr::accept()));
   }
 }
 
@@ -147,13 +155,13 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
     for (const Cidr& c : rule.from)
       if (c.family == f) literal.push_back(c);
     if (literal.size() == 1) {
-      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIs(literal.front())})});
+      out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIs(literal.front()))});
     } else if (literal.size() > 1) {
       std::string name = fmt::format("s_{}_{}", rule.name, familySuffix(f));
       Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
                      static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
       s.elems = cidrElements(literal, f);
-      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIn(f, name)})});
+      out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIn(f, name))});
     }
     for (const std::string& group : rule.from_groups) {
       // Both families always get a set and a rule, so a group gaining its
@@ -168,7 +176,7 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
             if (c.family == f) cidrs.push_back(c);
         s.elems = cidrElements(cidrs, f);
       }
-      out.push_back(SourceMatch{f, cat({expr::nfproto(f), expr::saddrIn(f, name)})});
+      out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIn(f, name))});
     }
   }
   return out;
@@ -227,7 +235,7 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
   auto ports = portMatches(b, rule);
   for (const SourceMatch& src : sources) {
     for (const Exprs& port : ports) {
-      Exprs match = cat({src.exprs, port});
+      Exprs match = cat(src.exprs, port);  // copies: reused per port
       if (rule.limit && rule.action == Action::Allow && src.family) {
         std::string name = fmt::format("meter_{}_{}", rule.name, familySuffix(*src.family));
         Set& s = b.set(name, *src.family == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
@@ -237,12 +245,12 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
         s.timeout_ms = static_cast<uint64_t>(period) * 1000;
         s.size = 65535;
         b.addRule(chain, {RuleKind::Meter, rule.name},
-                  cat({match, expr::ctStateIn(expr::kCtNew), expr::meter(*src.family, name, *rule.limit),
-                       expr::counter(), expr::drop()}),
+                  cat(Exprs(match), expr::ctStateIn(expr::kCtNew), expr::meter(*src.family, name, *rule.limit),
+                       expr::counter(), expr::drop()),
                   rule.loc);
       }
       Exprs verdict = rule.action == Action::Allow ? expr::accept() : expr::drop();
-      b.addRule(chain, {kind, rule.name}, cat({match, expr::counter(), verdict}), rule.loc);
+      b.addRule(chain, {kind, rule.name}, cat(std::move(match), expr::counter(), std::move(verdict)), rule.loc);
     }
   }
 }
@@ -252,8 +260,8 @@ void compileChainEnd(Builder& b, const Policy& policy, std::string_view chain, C
   b.addRule(chain, {RuleKind::PolicyDrop, std::string(chain)}, expr::counter());
   if (policy.log_dropped)
     b.addRule(chain, {RuleKind::LogDrop, std::string(chain)},
-              cat({expr::limitRate(*policy.log_dropped, false),
-                   expr::log(fmt::format("rampart drop {}: ", chain))}));
+              cat(expr::limitRate(*policy.log_dropped, false),
+                   expr::log(fmt::format("rampart drop {}: ", chain))));
 }
 
 }  // namespace

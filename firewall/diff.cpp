@@ -1,7 +1,6 @@
 #include "firewall/diff.h"
 
 #include <algorithm>
-#include <deque>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -43,11 +42,25 @@ std::vector<size_t> longestIncreasing(const std::vector<size_t>& seq) {
   return out;
 }
 
-void diffChainRules(const std::vector<const KernelRule*>& want, const std::vector<const KernelRule*>& have,
+void diffChainRules(const KernelRule* base, const std::vector<const KernelRule*>& want,
+                    const std::vector<const KernelRule*>& have,
                     const std::unordered_set<std::string>& recreated_sets, Changes& out) {
-  std::unordered_map<std::string, std::deque<size_t>> by_key;
-  for (size_t i = 0; i < have.size(); ++i)
-    if (!referencesAny(*have[i], recreated_sets)) by_key[have[i]->key()].push_back(i);
+  auto add = [&](size_t j, uint64_t position, bool after) {
+    out.add_rules.push_back(RuleAdd{*want[j], position, after, static_cast<size_t>(want[j] - base)});
+  };
+  // Live rules by identity; several identical rules queue up in order.
+  struct Queue {
+    size_t first;
+    std::vector<size_t> more;
+    size_t taken = 0;
+  };
+  std::unordered_map<std::string, Queue> by_key;
+  by_key.reserve(have.size());
+  for (size_t i = 0; i < have.size(); ++i) {
+    if (referencesAny(*have[i], recreated_sets)) continue;
+    auto [it, fresh] = by_key.try_emplace(have[i]->key(), Queue{i, {}});
+    if (!fresh) it->second.more.push_back(i);
+  }
 
   // For each wanted rule, the live rule with the same identity (if any),
   // then keep the longest run of those already in the right order.
@@ -55,9 +68,11 @@ void diffChainRules(const std::vector<const KernelRule*>& want, const std::vecto
   std::vector<size_t> matched_want, matched_live;
   for (size_t i = 0; i < want.size(); ++i) {
     auto it = by_key.find(want[i]->key());
-    if (it == by_key.end() || it->second.empty()) continue;
-    match[i] = it->second.front();
-    it->second.pop_front();
+    if (it == by_key.end()) continue;
+    Queue& q = it->second;
+    if (q.taken > q.more.size()) continue;
+    match[i] = q.taken == 0 ? q.first : q.more[q.taken - 1];
+    ++q.taken;
     matched_want.push_back(i);
     matched_live.push_back(match[i]);
   }
@@ -77,18 +92,19 @@ void diffChainRules(const std::vector<const KernelRule*>& want, const std::vecto
   while (i < want.size()) {
     if (keep_want[i]) {
       prev_handle = have[match[i]]->handle;
+      out.kept_handles[static_cast<size_t>(want[i] - base)] = prev_handle;
       ++i;
       continue;
     }
     size_t end = i;
     while (end < want.size() && !keep_want[end]) ++end;
     if (prev_handle != 0) {
-      for (size_t j = end; j-- > i;) out.add_rules.push_back(RuleAdd{*want[j], prev_handle, true});
+      for (size_t j = end; j-- > i;) add(j, prev_handle, true);
     } else if (end < want.size()) {
       uint64_t next = have[match[end]]->handle;
-      for (size_t j = i; j < end; ++j) out.add_rules.push_back(RuleAdd{*want[j], next, false});
+      for (size_t j = i; j < end; ++j) add(j, next, false);
     } else {
-      for (size_t j = i; j < end; ++j) out.add_rules.push_back(RuleAdd{*want[j], 0, true});
+      for (size_t j = i; j < end; ++j) add(j, 0, true);
     }
     i = end;
   }
@@ -159,8 +175,9 @@ Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) 
   for (const auto& c : desired.chains) chains.insert(c.name);
   for (const auto& c : live.chains) chains.insert(c.name);
   for (const auto& r : live.rules) chains.insert(r.chain);
+  out.kept_handles.assign(desired.rules.size(), 0);
   for (const std::string& chain : chains)
-    diffChainRules(desired.chainRules(chain), live.chainRules(chain), recreated, out);
+    diffChainRules(desired.rules.data(), desired.chainRules(chain), live.chainRules(chain), recreated, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 // replaced where it stands. O(n log n) in the number of rules.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct RuleAdd {
   // to insert after (after == true) or before (after == false).
   uint64_t position = 0;
   bool after = true;
+  size_t desired_index = SIZE_MAX;  // index in the desired Ruleset's rules
 };
 
 struct Changes {
@@ -30,6 +32,10 @@ struct Changes {
   std::vector<Set> delete_elems;         // set shape + the elements to remove
   std::vector<Set> add_elems;            // set shape + the elements to add
   std::vector<RuleAdd> add_rules;        // in the order they must be sent
+  // For each desired rule, the handle of the live rule kept for it (0 for
+  // rules in add_rules): with the handles of the added rules, the live
+  // table after the commit is the desired one with these handles.
+  std::vector<uint64_t> kept_handles;
 
   bool empty() const;
   size_t elementsAdded() const;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <linux/netfilter.h>
@@ -21,6 +22,22 @@ struct Engine::Impl {
   nl::EventSocket events;
   std::set<uint32_t> own_tids;   // threads that committed through us
   uint32_t own_generation = 0;   // generation after our last commit
+  // The table as our last commit left it, valid while the kernel is still
+  // at that generation: then apply() needs no dump (a one-rule change costs
+  // a GETGEN, compile, diff and a two-message batch, not a full dump).
+  std::optional<Ruleset> cache;
+  uint32_t cache_generation = 0;
+
+  void remember(Ruleset desired, const Changes& changes, const nl::BatchResult& sent, uint32_t generation) {
+    cache.reset();
+    for (size_t i = 0; i < desired.rules.size(); ++i) desired.rules[i].handle = changes.kept_handles[i];
+    for (size_t k = 0; k < changes.add_rules.size(); ++k)
+      desired.rules[changes.add_rules[k].desired_index].handle = sent.added_handles[k];
+    for (const KernelRule& r : desired.rules)
+      if (r.handle == 0) return;  // an echo was lost: dump next time
+    cache = std::move(desired);
+    cache_generation = generation;
+  }
 };
 
 namespace {
@@ -55,7 +72,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options) {
   if (auto gen = sock->generation(); !gen) return std::unexpected(gen.error());
   auto events = nl::EventSocket::open(options.table);
   if (!events) return std::unexpected(events.error());
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(options), std::move(*sock), std::move(*events), {}, 0});
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(options), std::move(*sock), std::move(*events), {}, 0, std::nullopt, 0});
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -64,15 +81,22 @@ Result<std::optional<Ruleset>> Engine::dumpRuleset() { return impl_->sock.dump(i
 Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& bans) {
   ApplyReport report;
   const std::string& table = impl_->options.table;
+  bool cache_failed = false;
   for (int attempt = 0; attempt <= impl_->options.max_retries; ++attempt) {
     // The generation first, then the dump: if anything commits in between,
     // the batch carries an older generation and the kernel refuses it.
     auto gen = impl_->sock.generation();
     if (!gen) return std::unexpected(gen.error());
-    auto live = impl_->sock.dump(table);
-    if (!live) return std::unexpected(live.error());
+    bool from_cache = impl_->cache && impl_->cache_generation == *gen && !cache_failed;
+    std::optional<Ruleset> dumped;
+    if (!from_cache) {
+      auto d = impl_->sock.dump(table);
+      if (!d) return std::unexpected(d.error());
+      dumped = std::move(*d);
+    }
+    const std::optional<Ruleset>& live = from_cache ? impl_->cache : dumped;
     Ruleset desired = compile(policy, bans, CompileOptions{table, std::chrono::system_clock::now()});
-    Changes changes = diff(desired, live->value_or(Ruleset{}), live->has_value());
+    Changes changes = live ? diff(desired, *live, true) : diff(desired, Ruleset{}, false);
     if (changes.empty()) {
       report.generation = *gen;
       return report;
@@ -80,19 +104,28 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
     if (impl_->options.before_commit) impl_->options.before_commit();
     impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
     auto sent = impl_->sock.send(table, changes, *gen, true);
+    if (!sent && from_cache) {
+      // The kernel changed without a new generation (ban elements time out
+      // on their own): look at the real table and try again.
+      cache_failed = true;
+      impl_->cache.reset();
+      --attempt;
+      continue;
+    }
     if (!sent) return std::unexpected(sent.error());
     if (sent->genid_refused) {
+      impl_->cache.reset();
       ++report.retries;
       continue;
     }
+    // A commit moves the generation on by exactly one (nf_tables_commit).
+    impl_->remember(std::move(desired), changes, *sent, *gen + 1);
     report.messages = sent->messages;
     report.rules_added = changes.add_rules.size();
     report.rules_deleted = changes.delete_rules.size();
     report.elements_added = changes.elementsAdded();
     report.elements_deleted = changes.elementsDeleted();
-    auto after = impl_->sock.generation();
-    if (!after) return std::unexpected(after.error());
-    report.generation = impl_->own_generation = *after;
+    report.generation = impl_->own_generation = *gen + 1;
     return report;
   }
   return fail("nftables: the ruleset kept changing while applying (refused {} times); try again",
@@ -151,6 +184,7 @@ Result<LiveState> Engine::dump() {
 }
 
 Result<void> Engine::removeTable() {
+  impl_->cache.reset();
   impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
   return impl_->sock.deleteTable(impl_->options.table);
 }

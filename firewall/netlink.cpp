@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -277,7 +278,7 @@ class BatchWriter {
   }
 
   template <class Build>
-  void add(uint16_t type, uint16_t flags, std::string origin, Build&& build) {
+  uint32_t add(uint16_t type, uint16_t flags, std::string origin, Build&& build) {
     uint32_t seq = ++seq_;
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type, kFamily,
                                          flags, seq);
@@ -285,6 +286,7 @@ class BatchWriter {
     origins_.emplace(seq, std::move(origin));
     nftnl_batch_update(batch_.get());  // a fresh page when this one is full
     ++messages_;
+    return seq;
   }
 
   size_t messages() const { return messages_; }
@@ -316,7 +318,9 @@ std::string ruleOrigin(const KernelRule& r) {
   return what;
 }
 
-void writeChanges(BatchWriter& w, const std::string& table, const Changes& c) {
+// Returns the sequence number of each NEWRULE message, by add_rules index.
+std::unordered_map<uint32_t, size_t> writeChanges(BatchWriter& w, const std::string& table, const Changes& c) {
+  std::unordered_map<uint32_t, size_t> rule_seqs;
   for (const KernelRule& r : c.delete_rules)
     w.add(NFT_MSG_DELRULE, 0, "removing " + ruleOrigin(r), [&](nlmsghdr* nlh) {
       RulePtr x(nftnl_rule_alloc());
@@ -369,16 +373,20 @@ void writeChanges(BatchWriter& w, const std::string& table, const Changes& c) {
   for (const Set& s : c.delete_elems) elems(NFT_MSG_DELSETELEM, s, "removing");
   for (const Set& s : c.add_sets) elems(NFT_MSG_NEWSETELEM, s, "adding");
   for (const Set& s : c.add_elems) elems(NFT_MSG_NEWSETELEM, s, "adding");
-  for (const RuleAdd& a : c.add_rules) {
-    uint16_t flags = NLM_F_CREATE | (a.after ? NLM_F_APPEND : 0);
-    w.add(NFT_MSG_NEWRULE, flags, ruleOrigin(a.rule), [&](nlmsghdr* nlh) {
+  for (size_t i = 0; i < c.add_rules.size(); ++i) {
+    const RuleAdd& a = c.add_rules[i];
+    // NLM_F_ECHO: the commit sends the new rule back with its handle.
+    uint16_t flags = NLM_F_CREATE | NLM_F_ECHO | (a.after ? NLM_F_APPEND : 0);
+    uint32_t seq = w.add(NFT_MSG_NEWRULE, flags, ruleOrigin(a.rule), [&](nlmsghdr* nlh) {
       KernelRule r = a.rule;
       r.handle = 0;
       RulePtr x = toNftnl(table, r);
       if (a.position != 0) nftnl_rule_set_u64(x.get(), NFTNL_RULE_POSITION, a.position);
       nftnl_rule_nlmsg_build_payload(nlh, x.get());
     });
+    rule_seqs.emplace(seq, i);
   }
+  return rule_seqs;
 }
 
 }  // namespace
@@ -387,8 +395,14 @@ Result<BatchResult> Socket::send(const std::string& table, const Changes& change
   BatchWriter w(s_->seq);
   if (!w.ok()) return fail("nftables: out of memory for a batch");
   w.begin(genid);
-  writeChanges(w, table, changes);
+  auto rule_seqs = writeChanges(w, table, changes);
   if (commit) w.end();
+  // Room for every echoed rule (about 1 KiB each) next to the errors.
+  int needed = static_cast<int>(std::min<size_t>(changes.add_rules.size() * 1024, kMaxRcvBuf));
+  if (needed > s_->rcvbuf) {
+    s_->rcvbuf = needed;
+    setBuffer(s_->fd(), SO_RCVBUFFORCE, SO_RCVBUF, s_->rcvbuf);
+  }
 
   int iovlen = nftnl_batch_iovec_len(w.get());
   std::vector<iovec> iov(static_cast<size_t>(iovlen));
@@ -418,6 +432,7 @@ Result<BatchResult> Socket::send(const std::string& table, const Changes& change
 
   BatchResult result;
   result.messages = w.messages();
+  result.added_handles.assign(changes.add_rules.size(), 0);
   std::vector<std::string> errors;
   bool lost = false;
   for (bool done = false; !done;) {
@@ -432,6 +447,13 @@ Result<BatchResult> Socket::send(const std::string& table, const Changes& change
     }
     int len = static_cast<int>(n);
     for (auto* m = reinterpret_cast<nlmsghdr*>(s_->buf.data()); mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+      if (m->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE)) {
+        auto it = rule_seqs.find(m->nlmsg_seq);
+        RulePtr echoed(nftnl_rule_alloc());
+        if (it != rule_seqs.end() && nftnl_rule_nlmsg_parse(m, echoed.get()) >= 0)
+          result.added_handles[it->second] = nftnl_rule_get_u64(echoed.get(), NFTNL_RULE_HANDLE);
+        continue;
+      }
       if (m->nlmsg_type != NLMSG_ERROR) continue;
       const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
       int err = -e->error;

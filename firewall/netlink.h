@@ -17,6 +17,9 @@ namespace rampart::fw::nl {
 struct BatchResult {
   size_t messages = 0;
   bool genid_refused = false;  // ERESTART: the ruleset changed since `genid`
+  // The kernel's handle of each of changes.add_rules (echoed back on
+  // commit); 0 where the echo was lost (receive buffer overflow).
+  std::vector<uint64_t> added_handles;
 };
 
 class Socket {
