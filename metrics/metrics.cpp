@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <prometheus/text_serializer.h>
 
 #include "metrics/collectors/conntrack.h"
 #include "metrics/collectors/cpu.h"
@@ -17,6 +16,7 @@
 #include "metrics/collectors/node_info.h"
 #include "metrics/collectors/process.h"
 #include "metrics/collectors/tls.h"
+#include "metrics/exposition.h"
 
 namespace rampart::metrics {
 namespace {
@@ -130,6 +130,14 @@ Families Metrics::collect() {
   return out;
 }
 
-std::string Metrics::scrape() { return prometheus::TextSerializer().Serialize(collect()); }
+std::string Metrics::scrape() {
+  Families families = collect();
+  std::string text;
+  size_t hint = last_text_size_.load(std::memory_order_relaxed);
+  text.reserve(hint + hint / 8);
+  serializeText(families, text);
+  last_text_size_.store(text.size(), std::memory_order_relaxed);
+  return text;
+}
 
 }  // namespace rampart::metrics

@@ -10,6 +10,7 @@
 //   std::string text = (*metrics)->scrape();
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -82,6 +83,7 @@ class Metrics {
   std::vector<std::unique_ptr<Collector>> collectors_;
   std::mutex mutex_;
   size_t last_families_ = 0;
+  std::atomic<size_t> last_text_size_{0};  // sizes the next buffer
 };
 
 }  // namespace rampart::metrics

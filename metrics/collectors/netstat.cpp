@@ -1,7 +1,7 @@
 #include "metrics/collectors/netstat.h"
 
 #include <array>
-#include <unordered_set>
+#include <algorithm>
 
 #include "metrics/proc_file.h"
 #include "metrics/text.h"
@@ -42,7 +42,7 @@ bool netstatFieldWanted(std::string_view protocol, std::string_view field) {
   return false;
 }
 
-std::vector<NetstatValue> parseNetstat(std::string_view text) {
+std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted) {
   std::vector<NetstatValue> values;
   Lines lines(text);
   std::string_view names_line, values_line;
@@ -63,6 +63,7 @@ std::vector<NetstatValue> parseNetstat(std::string_view text) {
         ok = has_name == has_number;
         break;
       }
+      if (wanted && !wanted(protocol, name)) continue;
       auto value = parseNumber(number);
       if (!value) {
         ok = false;
@@ -75,7 +76,7 @@ std::vector<NetstatValue> parseNetstat(std::string_view text) {
   return values;
 }
 
-std::vector<NetstatValue> parseSnmp6(std::string_view text) {
+std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted) {
   std::vector<NetstatValue> values;
   Lines lines(text);
   std::string_view line;
@@ -85,6 +86,7 @@ std::vector<NetstatValue> parseSnmp6(std::string_view text) {
     if (!fields.next(key) || !fields.next(number) || fields.next(extra)) continue;
     size_t six = key.find('6');
     if (six == std::string_view::npos || six + 1 >= key.size()) continue;
+    if (wanted && !wanted(key.substr(0, six + 1), key.substr(six + 1))) continue;
     auto value = parseNumber(number);
     if (!value) continue;
     values.push_back({key.substr(0, six + 1), key.substr(six + 1), *value});
@@ -107,18 +109,22 @@ Result<void> NetstatCollector::collect(Families& out) const {
   if (!snmp6 && !isMissing(snmp6.error())) return std::unexpected(snmp6.error());
 
   std::array<std::vector<NetstatValue>, 3> sources = {
-      parseNetstat(*netstat), parseNetstat(*snmp),
-      snmp6 ? parseSnmp6(*snmp6) : std::vector<NetstatValue>{}};
-  std::unordered_set<std::string> seen;
+      parseNetstat(*netstat, netstatFieldWanted), parseNetstat(*snmp, netstatFieldWanted),
+      snmp6 ? parseSnmp6(*snmp6, netstatFieldWanted) : std::vector<NetstatValue>{}};
+  const size_t first = out.size();
   for (const auto& source : sources) {
     for (const NetstatValue& v : source) {
-      if (!netstatFieldWanted(v.protocol, v.field)) continue;
-      std::string key = sanitizeMetricName(fmt::format("{}_{}", v.protocol, v.field));
-      if (!seen.insert(key).second) continue;
-      auto& family = addFamily(out, "node_netstat_" + key,
-                               fmt::format("Statistic {}{}.", v.protocol, v.field),
-                               prometheus::MetricType::Untyped);
-      addSample(family, v.value);
+      std::string name = "node_netstat_";
+      name.append(v.protocol).append("_").append(v.field);
+      name = sanitizeMetricName(name);
+      // A field repeated (across files or in a hostile one) is exported once;
+      // a linear look over the ~45 families beats hashing here.
+      auto begin = out.begin() + static_cast<std::ptrdiff_t>(first);
+      if (std::any_of(begin, out.end(), [&](const auto& f) { return f.name == name; })) continue;
+      std::string help = "Statistic ";
+      help.append(v.protocol).append(v.field).append(".");
+      addSample(addFamily(out, std::move(name), std::move(help), prometheus::MetricType::Untyped),
+                v.value);
     }
   }
   return {};

@@ -29,10 +29,13 @@ bool netstatFieldWanted(std::string_view protocol, std::string_view field);
 // /proc/net/netstat and /proc/net/snmp: pairs of "Proto: names..." and
 // "Proto: values..." lines. A pair whose name and value counts differ, or
 // with a value that is not a number, is skipped. Views point into `text`.
-std::vector<NetstatValue> parseNetstat(std::string_view text);
+// With `wanted`, only the fields it accepts are parsed and returned (and only
+// their values must be numbers).
+using NetstatFilter = bool (*)(std::string_view protocol, std::string_view field);
+std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted = nullptr);
 // /proc/net/snmp6: "Ip6InOctets   123" lines; the protocol ends at the
 // first '6' ("Ip6", "Icmp6", "UdpLite6").
-std::vector<NetstatValue> parseSnmp6(std::string_view text);
+std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted = nullptr);
 
 class NetstatCollector final : public Collector {
  public:

@@ -1,0 +1,101 @@
+#include "metrics/exposition.h"
+
+#include <cmath>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <prometheus/text_serializer.h>
+
+namespace rampart::metrics {
+namespace {
+
+using Out = std::back_insert_iterator<std::string>;
+
+// Label values escape \ " and newline; HELP text escapes \ and newline.
+void appendEscaped(std::string& out, const std::string& text, bool quote) {
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (quote && c == '"') out += "\\\"";
+    else out += c;
+  }
+}
+
+void appendValue(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "Nan";
+  } else if (std::isinf(value)) {
+    out += value < 0 ? "-Inf" : "+Inf";
+  } else {
+    // TextSerializer: classic locale, precision max_digits10 - 1, %g style.
+    fmt::format_to(Out(out), "{:.16g}", value);
+  }
+}
+
+double valueOf(const prometheus::MetricFamily& family, const prometheus::ClientMetric& metric) {
+  switch (family.type) {
+    case prometheus::MetricType::Counter:
+      return metric.counter.value;
+    case prometheus::MetricType::Gauge:
+      return metric.gauge.value;
+    default:
+      return metric.untyped.value;
+  }
+}
+
+const char* typeName(prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    default:
+      return "untyped";
+  }
+}
+
+}  // namespace
+
+void serializeText(const Families& families, std::string& out) {
+  for (const prometheus::MetricFamily& family : families) {
+    if (family.type == prometheus::MetricType::Summary ||
+        family.type == prometheus::MetricType::Histogram) {
+      // Not produced by our collectors; an extra collectable may have them.
+      out += prometheus::TextSerializer().Serialize({family});
+      continue;
+    }
+    if (!family.help.empty()) {  // as TextSerializer: no HELP line for no help
+      out += "# HELP ";
+      out += family.name;
+      out += ' ';
+      appendEscaped(out, family.help, false);
+      out += '\n';
+    }
+    out += "# TYPE ";
+    out += family.name;
+    out += ' ';
+    out += typeName(family.type);
+    out += '\n';
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      out += family.name;
+      if (!metric.label.empty()) {
+        char sep = '{';
+        for (const auto& label : metric.label) {
+          out += sep;
+          out += label.name;
+          out += "=\"";
+          appendEscaped(out, label.value, true);
+          out += '"';
+          sep = ',';
+        }
+        out += '}';
+      }
+      out += ' ';
+      appendValue(out, valueOf(family, metric));
+      if (metric.timestamp_ms != 0) fmt::format_to(Out(out), " {}", metric.timestamp_ms);
+      out += '\n';
+    }
+  }
+}
+
+}  // namespace rampart::metrics

@@ -1,0 +1,59 @@
+// serializeText writes exactly what prometheus::TextSerializer writes.
+#include <cmath>
+#include <limits>
+
+#include "metrics/exposition.h"
+#include "metrics/metrics.h"
+#include "support.h"
+
+using namespace rampart::metrics;
+
+namespace {
+
+std::string ours(const Families& families) {
+  std::string text;
+  serializeText(families, text);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("serializeText: byte for byte TextSerializer's output on every fixture scrape") {
+  for (const char* root : {"real", "hostile"}) {
+    Options o;
+    o.proc_root = test::procFixture(root);
+    o.node_name = "n\"a\\m\ne";
+    o.tls_certificates = [] {
+      return std::vector<TlsCertificate>{{"/x", "CN=\xC3\xA9", 1767225600}};
+    };
+    o.statfs = [](const std::string&) { return rampart::Result<FsStats>(FsStats{1, 2, 3, 4, 5}); };
+    auto metrics = Metrics::create(o);
+    REQUIRE(metrics);
+    Families families = (*metrics)->collect();
+    INFO(root);
+    CHECK(ours(families) == test::render(families));
+  }
+}
+
+TEST_CASE("serializeText: escapes, special values, timestamps and odd numbers as TextSerializer") {
+  Families f;
+  auto& g = addFamily(f, "g", "help \"quoted\"", prometheus::MetricType::Gauge);
+  for (double v : {0.0, -0.0, 1.0, 0.07, 1e-5, 123456789012345678.0, 1.8446744073709552e19,
+                   std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                   -std::numeric_limits<double>::infinity(), 1.0 / 3, -2.5e-300,
+                   std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min()})
+    addSample(g, v, {{"v", "a\"b\\c\nd"}, {"w", ""}});
+  g.metric.back().timestamp_ms = 1700000000123;
+  addSample(addFamily(f, "c_total", "", prometheus::MetricType::Counter), 5);
+  addSample(addFamily(f, "u", "untyped", prometheus::MetricType::Untyped), -1);
+  addFamily(f, "empty", "no samples", prometheus::MetricType::Gauge);
+  auto& h = addFamily(f, "h", "a histogram", prometheus::MetricType::Histogram);
+  h.metric.emplace_back().histogram = {3, 4.5, {{1, 1.0}, {3, 2.0}}};
+  CHECK(ours(f) == test::render(f));
+}
+
+TEST_CASE("serializeText: HELP text is escaped, so a newline in it cannot end the line") {
+  Families f;
+  addSample(addFamily(f, "g", "a \\ b\nc", prometheus::MetricType::Gauge), 1);
+  CHECK(ours(f) == "# HELP g a \\\\ b\\nc\n# TYPE g gauge\ng 1\n");
+}
