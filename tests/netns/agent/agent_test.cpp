@@ -37,6 +37,24 @@ nlohmann::json statusJson(const std::string& sock) {
   return nlohmann::json::parse(r.out);
 }
 
+// The real agent in its own network namespace, on a temporary config.
+struct RunningAgent {
+  explicit RunningAgent(const std::string& role)
+      : cfg(dir.file("rampart.yaml")), sock(dir.file("control.sock")) {
+    writeFile(cfg, agentConfig(dir, role));
+    child = std::make_unique<Child>(
+        std::vector<std::string>{"unshare", "-n", binary(), "agent", "--config", cfg},
+        dir.file("agent.log"));
+    REQUIRE(waitUntil([&] { return ::access(sock.c_str(), F_OK) == 0; }, 20s));
+  }
+  pid_t pid() const { return child->pid(); }
+
+  TempDir dir;
+  std::string cfg;
+  std::string sock;
+  std::unique_ptr<Child> child;
+};
+
 }  // namespace
 
 TEST_CASE("control socket: a caller neither root nor in the group is refused") {
@@ -90,12 +108,11 @@ TEST_CASE("control socket: a member of the group (supplementary) is let in") {
 
 TEST_CASE("agent: SIGHUP with a broken file keeps the running configuration; a good one is taken") {
   REQUIRE(::geteuid() == 0);
-  TempDir dir;
-  const std::string cfg = dir.file("rampart.yaml");
-  const std::string sock = dir.file("control.sock");
-  writeFile(cfg, agentConfig(dir, "web"));
-  Child agent({"unshare", "-n", binary(), "agent", "--config", cfg}, dir.file("agent.log"));
-  REQUIRE(waitUntil([&] { return ::access(sock.c_str(), F_OK) == 0; }, 20s));
+  RunningAgent a("web");
+  const std::string& cfg = a.cfg;
+  const std::string& sock = a.sock;
+  Child& agent = *a.child;
+  const TempDir& dir = a.dir;
 
   auto s1 = statusJson(sock);
   CHECK(s1["up"] == true);
@@ -128,12 +145,9 @@ TEST_CASE("agent: SIGHUP with a broken file keeps the running configuration; a g
 
 TEST_CASE("agent: SIGTERM stops it quickly with exit 0 and removes its socket") {
   REQUIRE(::geteuid() == 0);
-  TempDir dir;
-  const std::string cfg = dir.file("rampart.yaml");
-  const std::string sock = dir.file("control.sock");
-  writeFile(cfg, agentConfig(dir, "web"));
-  Child agent({"unshare", "-n", binary(), "agent", "--config", cfg}, dir.file("agent.log"));
-  REQUIRE(waitUntil([&] { return ::access(sock.c_str(), F_OK) == 0; }, 20s));
+  RunningAgent a("web");
+  const std::string& sock = a.sock;
+  Child& agent = *a.child;
   REQUIRE(statusJson(sock)["up"] == true);
   const auto start = std::chrono::steady_clock::now();
   REQUIRE(::kill(agent.pid(), SIGTERM) == 0);
@@ -155,12 +169,9 @@ TEST_CASE("agent: a bad configuration at start is reported and the agent exits 1
 
 TEST_CASE("agent: the policy is applied at start and a change behind its back is repaired") {
   REQUIRE(::geteuid() == 0);
-  TempDir dir;
-  const std::string cfg = dir.file("rampart.yaml");
-  const std::string sock = dir.file("control.sock");
-  writeFile(cfg, agentConfig(dir, "web"));
-  Child agent({"unshare", "-n", binary(), "agent", "--config", cfg}, dir.file("agent.log"));
-  REQUIRE(waitUntil([&] { return ::access(sock.c_str(), F_OK) == 0; }, 20s));
+  RunningAgent a("web");
+  const std::string& sock = a.sock;
+  Child& agent = *a.child;
   auto s1 = statusJson(sock);
   INFO(s1.dump());
   REQUIRE(s1["components"]["firewall"]["running"] == true);
