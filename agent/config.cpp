@@ -128,7 +128,7 @@ void forEachKey(YamlReader& r, const YAML::Node& map, std::string_view section,
                 const std::function<void(const std::string&, const YAML::Node&)>& fn) {
   std::vector<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: the iterator hands out a temporary
     if (!key.IsScalar()) {
       r.error(key, fmt::format("{}: keys must be plain names", section));
       continue;

@@ -1,6 +1,7 @@
 #include "common/units.h"
 
 #include <charconv>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -17,16 +18,29 @@ struct UnitMs {
 constexpr UnitMs kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000},
                              {"d", 86'400'000}, {"w", 7 * 86'400'000LL}};
 
+// User text echoed in an error, cut so a huge argument gives a short message.
+std::string quoted(std::string_view text) {
+  constexpr size_t kMax = 32;
+  std::string out;
+  for (char c : text.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u >= 0x7f) ? fmt::format("\\x{:02x}", u) : std::string(1, c);
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
 }  // namespace
 
 std::expected<Duration, std::string> Duration::parse(std::string_view text) {
   const auto bad = [&] {
     return std::unexpected(fmt::format(
         "'{}' is not a duration (expected a number and a unit: 500ms, 30s, 10m, 2h, 7d, 1h30m)",
-        text));
+        quoted(text)));
   };
   if (text.empty() || text.size() > 32) return bad();
   int64_t total = 0;
+  int64_t previous_unit = INT64_MAX;  // units must go from larger to smaller, once each
   std::string_view rest = text;
   while (!rest.empty()) {
     uint64_t n = 0;
@@ -40,15 +54,18 @@ std::expected<Duration, std::string> Duration::parse(std::string_view text) {
         break;
       }
     }
-    if (unit == nullptr) return bad();
+    if (unit == nullptr || unit->ms >= previous_unit) return bad();
+    previous_unit = unit->ms;
     rest.remove_prefix(unit->name.size());
     if (n > static_cast<uint64_t>(kMaxMs / unit->ms)) {
-      return std::unexpected(fmt::format("duration '{}' is longer than 100 years", text));
+      return std::unexpected(fmt::format("duration '{}' is longer than 100 years", quoted(text)));
     }
     total += static_cast<int64_t>(n) * unit->ms;
-    if (total > kMaxMs) return std::unexpected(fmt::format("duration '{}' is longer than 100 years", text));
+    if (total > kMaxMs) {
+      return std::unexpected(fmt::format("duration '{}' is longer than 100 years", quoted(text)));
+    }
   }
-  if (total <= 0) return std::unexpected(fmt::format("duration '{}' must be positive", text));
+  if (total <= 0) return std::unexpected(fmt::format("duration '{}' must be positive", quoted(text)));
   return Duration{std::chrono::milliseconds(total)};
 }
 
@@ -70,7 +87,7 @@ std::expected<Rate, std::string> Rate::parse(std::string_view text) {
     return std::unexpected(fmt::format(
         "'{}' is not a rate (expected COUNT/UNIT with UNIT second, minute, hour or day, "
         "e.g. 10/minute)",
-        text));
+        quoted(text)));
   };
   const auto slash = text.find('/');
   if (slash == std::string_view::npos || text.size() > 32) return bad();
@@ -80,7 +97,7 @@ std::expected<Rate, std::string> Rate::parse(std::string_view text) {
   auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
   if (ec != std::errc() || p != num.data() + num.size() || num.empty()) return bad();
   if (n == 0 || n > 0x7fffffff) {
-    return std::unexpected(fmt::format("rate '{}': count must be 1..2147483647", text));
+    return std::unexpected(fmt::format("rate '{}': count must be 1..2147483647", quoted(text)));
   }
   Rate r{n, RateUnit::Second};
   if (unit == "second" || unit == "s" || unit == "sec") r.unit = RateUnit::Second;
