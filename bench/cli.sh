@@ -107,7 +107,7 @@ why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
 
 # rampart_cli_bench: sets r_allow r_delete r_rt r_ban, and why.
 rampart_cli_bench() {
-  local ns=$BENCH_TAG-rmp dir=$work/rampart pid sock
+  local ns=$BENCH_TAG-rmp dir=$work/rampart agent_pid sock
   bench_netns_add "$ns"
   mkdir -p "$dir"
   bench_cert "$dir"
@@ -119,15 +119,19 @@ rampart_cli_bench() {
     awk -v n="$RULES" 'BEGIN { for (i = 0; i < n; i++)
       printf "    - name: r%d\n      allow: %d/tcp\n      from: 198.%d.%d.%d\n", i, 1024 + i % 60000, 18 + int(i / 65536), int(i / 256) % 256, i % 256 }'
   } >"$dir/rampart.yaml"
-  bench_bg pid ip netns exec "$ns" "$RAMPART" agent --config "$dir/rampart.yaml" 2>"$dir/agent.log"
+  bench_bg agent_pid ip netns exec "$ns" "$RAMPART" agent --config "$dir/rampart.yaml" 2>"$dir/agent.log"
   local ok= i
   for i in $(seq 600); do  # 60 s for the agent to apply 10,000 rules
-    kill -0 "$pid" 2>/dev/null || break
-    if [[ -S $sock ]] && "$RAMPART" --socket "$sock" fw status >/dev/null 2>&1; then ok=1; break; fi
+    kill -0 "$agent_pid" 2>/dev/null || break
+    if [[ -S $sock ]] && "$RAMPART" --socket "$sock" fw status >/dev/null 2>"$dir/status.err"; then ok=1; break; fi
     sleep 0.1
   done
   if [[ -z $ok ]]; then
-    why="not yet measured: rampart agent + fw CLI not working yet ($(tail -n 2 "$dir/agent.log" | tr '\n' ' ' | cut -c1-160))"
+    if [[ -S $sock ]]; then
+      why="not yet measured: the agent is up but \`rampart fw status\` fails: $(head -n 1 "$dir/status.err" | cut -c1-120)"
+    else
+      why="not yet measured: the agent did not open its control socket: $(tail -n 2 "$dir/agent.log" | tr '\n' ' ' | cut -c1-160)"
+    fi
     return 0
   fi
   rcli() { "$RAMPART" --socket "$sock" fw "$@"; }

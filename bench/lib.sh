@@ -77,12 +77,12 @@ bench_netns_del() {
 
 # bench_bg VAR CMD...: starts CMD in the background, records its PID in VAR.
 bench_bg() {
-  local var=$1
+  local _bb_var=$1 _bb_pid
   shift
   "$@" &
-  local pid=$!
-  _bench_pids+=("$pid")
-  printf -v "$var" '%s' "$pid"
+  _bb_pid=$!
+  _bench_pids+=("$_bb_pid")
+  printf -v "$_bb_var" '%s' "$_bb_pid"
 }
 
 bench_kill() {

@@ -8,11 +8,27 @@ import subprocess
 import sys
 
 SECTIONS = [
-    ("firewall", "Firewall apply: rampart's engine vs `nft`"),
-    ("packet", "Packet path: two namespaces over a veth pair"),
-    ("cli", "CLI: rampart vs ufw and nft"),
-    ("tls", "TLS: new-connection and keep-alive requests"),
-    ("scrape", "Scrape: rampart vs node_exporter, 1,000 scrapes over TLS with keep-alive"),
+    ("firewall", "Firewall apply: rampart's engine vs `nft`",
+     "`bench/fw-apply.sh`. rampart through its engine API (`bench_fw_apply`, in-process); "
+     "`nft -f` / `nft add` as processes. Each run in a fresh network namespace (`unshare -n`), "
+     "whose creation is timed for neither. Rules have the shape `ip saddr A tcp dport P counter accept`; "
+     "group members are scattered addresses (no two adjacent), CIDRs non-adjacent /28s."),
+    ("packet", "Packet path: two namespaces over a veth pair",
+     "`bench/packet-path.sh`. `bench_tcp` from one namespace to another; the firewall is in the "
+     "receiving namespace. rampart: one rule allowing the port from a group of 10,000 addresses "
+     "(applied with `bench_fw_apply netns-group`); nft: 10,000 linear rules, the matching one last. "
+     "Setups measured in turn, run after run."),
+    ("cli", "CLI: rampart vs ufw and nft",
+     "`bench/cli.sh`. Each tool in its own namespace with 10,000 rules already in place; ufw with a "
+     "private `--datadir` copy of /etc/ufw. Times include the CLI process."),
+    ("tls", "TLS: new-connection and keep-alive requests",
+     "`bench/tls.sh`. `bench_https_load` (2 threads) on 127.0.0.1 in a namespace of the benchmark's own; "
+     "new connections are full TLS 1.3 handshakes without resumption; every server has the same "
+     "ECDSA P-256 certificate."),
+    ("scrape", "Scrape: rampart vs node_exporter, 1,000 scrapes over TLS with keep-alive",
+     "`bench/scrape.sh`. Both with the collectors cpu, netdev, netstat, loadavg, meminfo only; one "
+     "keep-alive TLS connection; CPU from /proc/PID/stat before and after each round of 1,000 scrapes. "
+     "Inside a namespace, /proc/net shows only its loopback, so bodies are smaller than on a host."),
 ]
 
 
@@ -90,11 +106,13 @@ def main():
       f"{run(['openssl', 'version'])}; ufw {run(['ufw', 'version']).splitlines()[0].split()[-1] if run(['ufw', 'version']) else '?'}")
     w("- benchmarks: " + ", ".join(f"{k} {v}" for k, v in status.items()))
     w("")
-    for key, title in SECTIONS:
+    for key, title, method in SECTIONS:
         section = [r for r in rows if r[0] == key]
         if not section:
             continue
         w(f"## {title}")
+        w("")
+        w(method)
         w("")
         w("| what | rampart | other | unit | ratio | aim | command |")
         w("|---|---:|---:|---|---:|---|---|")
