@@ -1,5 +1,7 @@
 #include "metrics/collector.h"
 
+#include "metrics/proc_file.h"
+
 namespace rampart::metrics {
 
 Result<void> Collector::collectInto(Families& out) const {
@@ -15,5 +17,7 @@ Families Collector::Collect() const {
   (void)collectInto(out);
   return out;
 }
+
+Result<std::string_view> ProcFileCollector::read() const { return readProcFile(path_, buffer_); }
 
 }  // namespace rampart::metrics

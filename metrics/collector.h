@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mutex>
+#include <string>
 #include <string_view>
 
 #include <prometheus/collectable.h>
@@ -30,6 +31,18 @@ class Collector : public prometheus::Collectable {
 
  private:
   mutable std::mutex mutex_;
+};
+
+// A collector of one procfs file, read on every scrape into a buffer it keeps.
+class ProcFileCollector : public Collector {
+ protected:
+  explicit ProcFileCollector(std::string path) : path_(std::move(path)) {}
+  Result<std::string_view> read() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  mutable std::string buffer_;
 };
 
 }  // namespace rampart::metrics

@@ -57,14 +57,15 @@ Result<ProcStat> parseProcStat(std::string_view text) {
   return stat;
 }
 
-CpuCollector::CpuCollector(std::string proc_root) : path_(std::move(proc_root) + "/stat") {}
+CpuCollector::CpuCollector(std::string proc_root)
+    : ProcFileCollector(std::move(proc_root) + "/stat") {}
 
 Result<void> CpuCollector::collect(Families& out) const {
-  auto text = readProcFile(path_, buffer_);
+  auto text = read();
   if (!text) return std::unexpected(text.error());
   auto stat = parseProcStat(*text);
   if (!stat) return std::unexpected(stat.error());
-  if (stat->cpus.empty()) return fail("{}: no cpuN line", path_);
+  if (stat->cpus.empty()) return fail("{}: no cpuN line", path());
 
   auto& seconds = addFamily(out, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.",
                             prometheus::MetricType::Counter);

@@ -35,17 +35,13 @@ struct ProcStat {
 // is an error.
 Result<ProcStat> parseProcStat(std::string_view text);
 
-class CpuCollector final : public Collector {
+class CpuCollector final : public ProcFileCollector {
  public:
   explicit CpuCollector(std::string proc_root);
   std::string_view name() const override { return "cpu"; }
 
  protected:
   Result<void> collect(Families& out) const override;
-
- private:
-  std::string path_;
-  mutable std::string buffer_;
 };
 
 }  // namespace rampart::metrics

@@ -19,10 +19,10 @@ Result<std::array<double, 3>> parseLoadavg(std::string_view text) {
 }
 
 LoadavgCollector::LoadavgCollector(std::string proc_root)
-    : path_(std::move(proc_root) + "/loadavg") {}
+    : ProcFileCollector(std::move(proc_root) + "/loadavg") {}
 
 Result<void> LoadavgCollector::collect(Families& out) const {
-  auto text = readProcFile(path_, buffer_, 4096);
+  auto text = read();
   if (!text) return std::unexpected(text.error());
   auto loads = parseLoadavg(*text);
   if (!loads) return std::unexpected(loads.error());

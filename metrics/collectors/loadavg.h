@@ -11,17 +11,13 @@ namespace rampart::metrics {
 
 Result<std::array<double, 3>> parseLoadavg(std::string_view text);
 
-class LoadavgCollector final : public Collector {
+class LoadavgCollector final : public ProcFileCollector {
  public:
   explicit LoadavgCollector(std::string proc_root);
   std::string_view name() const override { return "loadavg"; }
 
  protected:
   Result<void> collect(Families& out) const override;
-
- private:
-  std::string path_;
-  mutable std::string buffer_;
 };
 
 }  // namespace rampart::metrics

@@ -48,13 +48,13 @@ std::vector<MeminfoValue> parseMeminfo(std::string_view text) {
 }
 
 MeminfoCollector::MeminfoCollector(std::string proc_root)
-    : path_(std::move(proc_root) + "/meminfo") {}
+    : ProcFileCollector(std::move(proc_root) + "/meminfo") {}
 
 Result<void> MeminfoCollector::collect(Families& out) const {
-  auto text = readProcFile(path_, buffer_);
+  auto text = read();
   if (!text) return std::unexpected(text.error());
   std::vector<MeminfoValue> values = parseMeminfo(*text);
-  if (values.empty()) return fail("{}: no fields", path_);
+  if (values.empty()) return fail("{}: no fields", path());
   for (MeminfoValue& v : values) {
     // node_exporter types a name ending in "_total" as a counter; no
     // meminfo field does today ("HugePages_Total" is a gauge).

@@ -19,17 +19,13 @@ struct MeminfoValue {
 // Malformed lines are skipped; a name seen twice keeps its first value.
 std::vector<MeminfoValue> parseMeminfo(std::string_view text);
 
-class MeminfoCollector final : public Collector {
+class MeminfoCollector final : public ProcFileCollector {
  public:
   explicit MeminfoCollector(std::string proc_root);
   std::string_view name() const override { return "meminfo"; }
 
  protected:
   Result<void> collect(Families& out) const override;
-
- private:
-  std::string path_;
-  mutable std::string buffer_;
 };
 
 }  // namespace rampart::metrics

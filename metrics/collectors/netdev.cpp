@@ -55,10 +55,10 @@ std::vector<NetDevStats> parseNetDev(std::string_view text) {
 }
 
 NetDevCollector::NetDevCollector(std::string proc_root)
-    : path_(std::move(proc_root) + "/net/dev") {}
+    : ProcFileCollector(std::move(proc_root) + "/net/dev") {}
 
 Result<void> NetDevCollector::collect(Families& out) const {
-  auto text = readProcFile(path_, buffer_);
+  auto text = read();
   if (!text) return std::unexpected(text.error());
   std::vector<NetDevStats> devices = parseNetDev(*text);
   for (size_t i = 0; i < kNames.size(); ++i) {

@@ -24,17 +24,13 @@ struct NetDevStats {
 // and a device seen twice keeps its first line.
 std::vector<NetDevStats> parseNetDev(std::string_view text);
 
-class NetDevCollector final : public Collector {
+class NetDevCollector final : public ProcFileCollector {
  public:
   explicit NetDevCollector(std::string proc_root);
   std::string_view name() const override { return "netdev"; }
 
  protected:
   Result<void> collect(Families& out) const override;
-
- private:
-  std::string path_;
-  mutable std::string buffer_;
 };
 
 }  // namespace rampart::metrics
