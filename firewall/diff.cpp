@@ -125,7 +125,7 @@ void diffElements(const Set& want, const Set& have, Changes& out) {
 }  // namespace
 
 bool Changes::empty() const {
-  return !create_table && delete_rules.empty() && delete_sets.empty() && delete_chains.empty() &&
+  return !delete_table && !create_table && delete_rules.empty() && delete_sets.empty() && delete_chains.empty() &&
          chains.empty() && add_sets.empty() && delete_elems.empty() && add_elems.empty() &&
          add_rules.empty();
 }
@@ -184,6 +184,7 @@ Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) 
 std::string describe(const Changes& c) {
   std::string out;
   auto tagOf = [](const KernelRule& r) { return r.tag.comment(); };
+  if (c.delete_table) out += "- table inet\n";
   if (c.create_table) out += "+ table inet\n";
   for (const auto& r : c.delete_rules) out += fmt::format("- rule {} handle {} \"{}\"\n", r.chain, r.handle, tagOf(r));
   for (const auto& s : c.delete_sets) out += fmt::format("- set {}\n", s);

@@ -23,6 +23,7 @@ struct RuleAdd {
 };
 
 struct Changes {
+  bool delete_table = false;  // the whole table, before anything else
   bool create_table = false;
   std::vector<KernelRule> delete_rules;  // live rules (with handles)
   std::vector<std::string> delete_sets;  // after their rules are gone

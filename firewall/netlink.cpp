@@ -321,6 +321,9 @@ std::string ruleOrigin(const KernelRule& r) {
 // Returns the sequence number of each NEWRULE message, by add_rules index.
 std::unordered_map<uint32_t, size_t> writeChanges(BatchWriter& w, const std::string& table, const Changes& c) {
   std::unordered_map<uint32_t, size_t> rule_seqs;
+  if (c.delete_table)
+    w.add(NFT_MSG_DELTABLE, 0, fmt::format("removing table inet {}", table),
+          [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, toNftnl(table).get()); });
   for (const KernelRule& r : c.delete_rules)
     w.add(NFT_MSG_DELRULE, 0, "removing " + ruleOrigin(r), [&](nlmsghdr* nlh) {
       RulePtr x(nftnl_rule_alloc());
@@ -485,22 +488,18 @@ Result<BatchResult> Socket::send(const std::string& table, const Changes& change
 }
 
 Result<void> Socket::deleteTable(const std::string& table) {
-  BatchWriter w(s_->seq);
-  if (!w.ok()) return fail("nftables: out of memory for a batch");
-  w.begin(0);  // genid 0: no generation check
-  w.add(NFT_MSG_DELTABLE, 0, fmt::format("table inet {}", table),
-        [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, toNftnl(table).get()); });
-  w.end();
-  std::vector<char> flat;
-  int iovlen = nftnl_batch_iovec_len(w.get());
-  std::vector<iovec> iov(static_cast<size_t>(iovlen));
-  nftnl_batch_iovec(w.get(), iov.data(), static_cast<uint32_t>(iovlen));
-  for (const iovec& v : iov)
-    flat.insert(flat.end(), static_cast<char*>(v.iov_base), static_cast<char*>(v.iov_base) + v.iov_len);
-  if (mnl_socket_sendto(s_->sock.get(), flat.data(), flat.size()) < 0)
-    return std::unexpected(kernelError("nftables: send batch", errno));
-  auto gen = generation();  // answered after any error of the batch
-  (void)gen;
+  char req[kRequestBuffer];
+  TablePtr t = toNftnl(table);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, kFamily, NLM_F_ACK, ++s_->seq);
+  nftnl_table_nlmsg_build_payload(nlh, t.get());
+  auto exists = s_->request(nlh, [](const nlmsghdr*) {});
+  if (!exists) return std::unexpected(exists.error());
+  if (exists->err == ENOENT) return {};
+  if (exists->err != 0) return std::unexpected(kernelError("nftables: get table", exists->err));
+  Changes c;
+  c.delete_table = true;
+  auto sent = send(table, c, 0, true);  // genid 0: no generation check
+  if (!sent) return std::unexpected(sent.error());
   return {};
 }
 
