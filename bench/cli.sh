@@ -102,7 +102,7 @@ bench_netns_del "$nft_ns"
 
 # ---- rampart: an agent in its own namespace with the same 10,000 rules in
 # its configuration; the CLI talks to it over the control socket.
-r_allow=- r_delete=- r_rt=- r_ban=-
+r_allow=- r_delete=- r_rt=- r_ban=- r_start=
 why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
 
 # rampart_cli_bench: sets r_allow r_delete r_rt r_ban, and why.
@@ -119,12 +119,17 @@ rampart_cli_bench() {
     awk -v n="$RULES" 'BEGIN { for (i = 0; i < n; i++)
       printf "    - name: r%d\n      allow: %d/tcp\n      from: 198.%d.%d.%d\n", i, 1024 + i % 60000, 18 + int(i / 65536), int(i / 256) % 256, i % 256 }'
   } >"$dir/rampart.yaml"
+  local t0 ok= i
+  t0=$(now_us)
   bench_bg agent_pid ip netns exec "$ns" "$RAMPART" agent --config "$dir/rampart.yaml" 2>"$dir/agent.log"
-  local ok= i
-  for i in $(seq 600); do  # 60 s for the agent to apply 10,000 rules
+  for i in $(seq 6000); do  # 60 s for the agent to start and apply 10,000 rules
+    if [[ -z $r_start ]] && grep -q "ready" "$dir/agent.log" 2>/dev/null; then
+      r_start=$(awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }')
+      log "rampart agent ready after $r_start ms; $(ip netns exec "$ns" nft list chain inet rampart input 2>/dev/null | grep -c 'comment "rule:') policy rules in the kernel"
+    fi
     kill -0 "$agent_pid" 2>/dev/null || break
     if [[ -S $sock ]] && "$RAMPART" --socket "$sock" fw status >/dev/null 2>"$dir/status.err"; then ok=1; break; fi
-    sleep 0.1
+    sleep 0.01
   done
   if [[ -z $ok ]]; then
     if [[ -S $sock ]]; then
@@ -153,6 +158,14 @@ rampart_cli_bench() {
 if [[ -x $RAMPART ]]; then
   rampart_cli_bench
 fi
+
+# Whole-agent path: `rampart agent` started with the 10,000 rules in its
+# configuration, until it logs "ready" (configuration, TLS, firewall applied),
+# against `nft -f` of the same rules in a fresh namespace.
+nft_start=$(unshare -n bash -c 't0=${EPOCHREALTIME/./}; nft -f "$1" || exit 1; t1=${EPOCHREALTIME/./}
+  awk -v a="$t0" -v b="$t1" "BEGIN { printf \"%.1f\\n\", (b - a) / 1000 }"' _ "$work/rules.nft")
+row cli "Agent start with 10,000 rules in its configuration until ready (1 run) vs nft -f of the same rules" "${r_start:--}" "$nft_start" ms lower - \
+  "ip netns exec NS rampart agent --config rampart.yaml (until the log says ready); unshare -n nft -f rules.nft"
 
 ucmd="ufw allow from 198.19.0.N to any port $PORT proto tcp; ufw delete allow from ... (ip netns exec; --datadir with $RULES rules)"
 rcmd="rampart fw allow $PORT/tcp --from 198.19.0.N --name bench-N; rampart fw delete bench-N (agent with $RULES rules)"
