@@ -27,6 +27,7 @@
 
 #include "metrics/http/server.h"
 #include "tls/ca.h"
+#include "tls/files.h"
 #include "tls/generate.h"
 #include "tls/reloader.h"
 
@@ -44,6 +45,11 @@ struct TempDir {
   }
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
+
+inline std::string slurp(const std::string& path) {
+  auto f = tls::readSmallFile(path);
+  return f ? f->bytes : std::string{};
+}
 
 // A self-signed node identity in `dir`: returns {cert, key}.
 inline std::pair<std::string, std::string> makeSelfSigned(const TempDir& dir, const std::string& name = "node",
@@ -97,7 +103,7 @@ class TlsClient {
     }
     c->ssl_ = SSL_new(c->ctx_);
     SSL_set_fd(c->ssl_, c->fd_);
-    SSL_set_tlsext_host_name(c->ssl_, "localhost");
+    SSL_ctrl(c->ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>("localhost"));
     if (SSL_connect(c->ssl_) != 1) return c->failWith(error, "handshake failed: " + errors());
     return c;
   }

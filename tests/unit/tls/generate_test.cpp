@@ -176,10 +176,7 @@ TEST_CASE("tls ca: signing a CSR keeps its key and takes its SANs") {
   CHECK(tls::Identity::load(dir / "app.pem", dir / "app-key.pem"));
 
   // A CSR whose signature does not match is refused.
-  std::string pem = [&] {
-    std::ifstream in(dir / "app.csr");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }();
+  std::string pem = testing::slurp(dir / "app.csr");
   auto pos = pem.find("\n", pem.find("BEGIN")) + 40;
   pem[pos] = pem[pos] == 'A' ? 'B' : 'A';
   std::ofstream(dir / "bad.csr") << pem;

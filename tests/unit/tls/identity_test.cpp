@@ -10,13 +10,9 @@
 
 using namespace rampart;
 using rampart::testing::TempDir;
+using rampart::testing::slurp;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 }  // namespace
 

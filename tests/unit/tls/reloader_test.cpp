@@ -8,13 +8,9 @@
 
 using namespace rampart;
 using rampart::testing::TempDir;
+using rampart::testing::slurp;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 tls::ServerConfig configFor(const std::string& cert, const std::string& key) {
   tls::ServerConfig c;
