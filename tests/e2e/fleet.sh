@@ -73,7 +73,7 @@ make_certificates() {
     mv "$E2E_TMP/$node/tls/node.pem" "$E2E_TMP/$node/tls/cert.pem"
     mv "$E2E_TMP/$node/tls/node-key.pem" "$E2E_TMP/$node/tls/key.pem"
   done
-  ca_sign "$E2E_CA" "$E2E_TMP/prometheus" 365 prometheus >>"$E2E_TMP/ca.log" 2>&1 ||
+  ca_sign --client "$E2E_CA" "$E2E_TMP/prometheus" 365 prometheus >>"$E2E_TMP/ca.log" 2>&1 ||
     die "certificates: rampart tls ca sign (prometheus client)"
   local ok=1
   for node in "${E2E_AGENT_NODES[@]}"; do
@@ -226,7 +226,7 @@ counter_grows() {
 promql_checks() {
   local q out
   q='count(up{job="rampart"} == 1)'
-  if out=$(wait_until 15 test "$(prom_value "$q")" = 6 && prom_value "$q"); then
+  if wait_output 15 6 prom_value "$q"; then
     pass "promql: $q == 6" "$(promql 'up{job="rampart"}' | awk '{print $2"="$NF}' | tr '\n' ' ')"
   else
     fail "promql: $q == 6" "$(promql 'up{job="rampart"}' | tr '\n' ' ')"
@@ -300,7 +300,7 @@ loop_mark() { echo "MARK $2" >>"$E2E_TMP/loop-$1.log"; }
 loop_attempts_since() {  # attempts after the last MARK (or since the start)
   awk '$1=="MARK"{n=0; next} {n++} END{print n+0}' "$E2E_TMP/loop-$1.log"
 }
-loop_wait() { wait_until 10 test "$(loop_attempts_since "$1")" -ge "$2"; }
+loop_wait() { wait_at_least 10 "$2" loop_attempts_since "$1"; }
 loop_stop() { touch "$E2E_TMP/loop-$1.log.stop"; }
 
 ban_check() {
@@ -409,7 +409,7 @@ rotation_check() {
   # Replace the pair the way a deploy tool would: each file by rename.
   mv "$E2E_TMP/web1/tls/next-key.pem" "$E2E_TMP/web1/tls/key.pem"
   mv "$E2E_TMP/web1/tls/next.pem" "$E2E_TMP/web1/tls/cert.pem"
-  if [[ -n $old && $old != "$new" ]] && wait_until 15 test "$(served_serial web1)" = "$new"; then
+  if [[ -n $old && $old != "$new" ]] && wait_output 15 "$new" served_serial web1; then
     pass "change: new handshakes to web1 see the rotated certificate" "serial $old -> $new"
   else
     fail "change: new handshakes to web1 see the rotated certificate" \
@@ -430,7 +430,7 @@ rotation_check() {
   local want
   want=$(date -d "$(openssl x509 -noout -enddate -in "$E2E_TMP/web1/tls/cert.pem" | cut -d= -f2)" +%s)
   q="rampart_tls_certificate_not_after_seconds{e2e_node=\"web1\",path=\"$E2E_TMP/web1/tls/cert.pem\"}"
-  if wait_until 10 test "$(prom_value "$q")" = "$want"; then
+  if wait_output 10 "$want" prom_value "$q"; then
     pass "promql: $q is the rotated certificate's notAfter" "$want"
   else
     fail "promql: $q is the rotated certificate's notAfter ($want)" "$(promql "$q")"
@@ -467,7 +467,9 @@ kill_check() {
   else
     fail "fault: app1's table is unchanged in the kernel with its agent dead" "$(diff <(echo "$rules_before") <(echo "$rules_dead") | head -n5 | tr '\n' ' ')"
   fi
-  matrix_check app1-dead "rows to app1 with its agent dead" --to app1
+  # Nothing listens on app1:9643 now: mon gets through (RST), others do not.
+  matrix_check app1-dead "rows to app1 with its agent dead: rules in force, only :9643 unanswered" \
+    --to app1 --not-listening "app1 9643"
 
   agent_start app1
   if wait_until 20 agent_ready app1 && prom_wait 15 'up{e2e_node="app1"} == 1' >/dev/null; then
@@ -507,12 +509,12 @@ drift_check() {
     return
   fi
   log "inserted 'tcp dport 3306 accept' into db1's chain ${input:-input}"
-  if wait_until 15 test "$(rules_text db1)" = "$clean"; then
+  if wait_output 15 "$clean" rules_text db1; then
     pass "fault: the stray rule on db1 was removed by the agent, its table is as before"
   else
     fail "fault: the stray rule on db1 was removed by the agent" "$(diff <(echo "$clean") <(rules_text db1) | head -n4 | tr '\n' ' ')"
   fi
-  if wait_until 10 test "$(metric_sum db1 rampart_firewall_drift_total)" -gt "$before"; then
+  if wait_at_least 10 $((before + 1)) metric_sum db1 rampart_firewall_drift_total; then
     after=$(metric_sum db1 rampart_firewall_drift_total)
     pass "fault: rampart_firewall_drift_total on db1 went from $before to $after"
   else

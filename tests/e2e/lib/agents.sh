@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # One rampart agent per fleet node: its configuration (the example role
 # policy with the topology's addresses), starting it in its namespace,
 # waiting for it, and reading its metrics directly over mTLS.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The fleet's certificates: one CA made for this run with `rampart tls ca
 # init`, and per node a certificate from `rampart tls ca sign` naming the
 # node and its addresses (Prometheus scrapes by address).
@@ -7,13 +8,15 @@ ca_init() {
   "$RAMPART_BINARY" tls ca init "$1" && [[ -s $1/ca.pem && -s $1/ca-key.pem ]]
 }
 
-# ca_sign CA_DIR OUT_PREFIX DAYS HOST...: writes OUT_PREFIX.pem and
-# OUT_PREFIX-key.pem.
+# ca_sign [--client] CA_DIR OUT_PREFIX DAYS HOST...: writes OUT_PREFIX.pem
+# and OUT_PREFIX-key.pem; --client makes it usable as a client certificate.
 ca_sign() {
+  local client=()
+  [[ $1 == --client ]] && client=(--client) && shift
   local ca=$1 out=$2 days=$3
   shift 3
   local IFS=,
-  "$RAMPART_BINARY" tls ca sign "$ca" --hosts "$*" --days "$days" --out "$out" &&
+  "$RAMPART_BINARY" tls ca sign "$ca" --hosts "$*" --days "$days" --out "$out" "${client[@]}" &&
     [[ -s $out.pem && -s $out-key.pem ]]
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared plumbing of the e2e test: logging, the step ledger (PASS / FAIL /
 # NOT RUN), waiting with a deadline, and exact cleanup of what this run made.
 # Sourced by tests/e2e/fleet.sh; expects E2E_TMP to be set.
@@ -65,6 +66,30 @@ wait_until() {
     }
     sleep 0.1
   done
+}
+
+# wait_output SECONDS WANT CMD...: waits until CMD prints exactly WANT (CMD
+# runs anew each time).
+wait_output() {
+  local secs=$1
+  shift
+  wait_until "$secs" output_is "$@"
+}
+output_is() {
+  local want=$1
+  shift
+  [[ $("$@") == "$want" ]]
+}
+# wait_at_least SECONDS MIN CMD...: waits until CMD prints a number >= MIN.
+wait_at_least() {
+  local secs=$1
+  shift
+  wait_until "$secs" output_at_least "$@"
+}
+output_at_least() {
+  local min=$1 v
+  shift
+  v=$("$@") && [[ $v =~ ^[0-9]+$ ]] && ((v >= min))
 }
 
 # spawn NS LOGFILE CMD...: starts CMD inside namespace NS in the background

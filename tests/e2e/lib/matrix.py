@@ -3,13 +3,14 @@
 over IPv4 and IPv6, compared with the expectation table.
 
 usage: matrix.py TOPOLOGY EXPECTED [--to NODE]... [--allow "DST PORT SRC..."]...
-                 [--timeout SECONDS] [--json OUT]
+                 [--not-listening "DST PORT"]... [--timeout SECONDS] [--json OUT]
 
 TOPOLOGY   lines "node v4 v6 namespace" (topology_file in topology.sh)
 EXPECTED   lines "dst port src..." (see expected_matrix.txt): the sources
            that get through; every other source is blocked
 --to       only these destinations (default: every destination in EXPECTED)
 --allow    replaces one line of EXPECTED (a policy changed during the run)
+--not-listening  nothing listens there now (an agent is down)
 
 A source that gets through sees "open" where a stand-in service (or the
 agent) listens and "closed" (RST) where nothing does; a blocked one sees no
@@ -33,7 +34,7 @@ def read_topology(path):
     return nodes
 
 
-def read_expected(path, overrides):
+def read_expected(path, overrides, silent):
     """Returns (ports, listening, allowed): ports in table order, listening
     {(dst, port)}, allowed {(dst, port): set(src)}."""
     ports, listening, allowed = [], set(), {}
@@ -53,6 +54,9 @@ def read_expected(path, overrides):
         if (dst, int(port)) not in allowed:
             sys.exit(f"matrix: --allow {o!r} names no line of the table")
         allowed[(dst, int(port))] = set(srcs)
+    for o in silent:
+        dst, port = o.split()
+        listening.discard((dst, int(port)))
     return ports, listening, allowed
 
 
@@ -76,12 +80,13 @@ def main():
     ap.add_argument("expected")
     ap.add_argument("--to", action="append", default=[])
     ap.add_argument("--allow", action="append", default=[])
+    ap.add_argument("--not-listening", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=0.5)
     ap.add_argument("--json")
     args = ap.parse_args()
 
     nodes = read_topology(args.topology)
-    ports, listening, allowed = read_expected(args.expected, args.allow)
+    ports, listening, allowed = read_expected(args.expected, args.allow, args.not_listening)
     dsts = sorted({d for d, _ in allowed}, key=list(nodes).index)
     if args.to:
         dsts = [d for d in dsts if d in args.to]

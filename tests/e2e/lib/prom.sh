@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A real Prometheus in the `mon` namespace: temporary config and data dir,
 # 1 s scrapes of every agent over mTLS, queried through its HTTP API on
 # mon's own 127.0.0.1:9090.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The fleet's network: one namespace per node, each with one veth `eth0`
 # whose peer sits on a bridge in a hub namespace. Addresses are private
 # (10.77.0.0/24, fd77::/64) and exist only inside these namespaces; nothing
