@@ -2,6 +2,7 @@
 // adds its subcommands to the one CLI11 app built in main.cpp.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -36,7 +37,8 @@ std::string controlSocketPath(const CliContext& ctx);
 //   auto r = askAgent(ctx, "fw.status", {{"json", true}});
 //   if (!r) return;   // exit code already set
 std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
-                                       nlohmann::json params = nlohmann::json::object());
+                                       nlohmann::json params = nlohmann::json::object(),
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // `version`, `check`, `status`, `agent`, `metrics` (agent/cli_core.cpp).
 void addCoreCommands(CLI::App& app, CliContext& ctx);

@@ -79,9 +79,9 @@ std::string controlSocketPath(const CliContext& ctx) {
 }
 
 std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
-                                       nlohmann::json params) {
+                                       nlohmann::json params, std::chrono::milliseconds timeout) {
   const std::string path = controlSocketPath(ctx);
-  ControlClient client(path);
+  ControlClient client(path, timeout);
   auto answer = client.call(Request{cmd, std::move(params)});
   if (!answer) {
     if (answer.error().kind == ClientError::Kind::NotRunning) {
