@@ -9,6 +9,9 @@ set -euo pipefail
 : "${RAMPART_BINARY:?RAMPART_BINARY (the built rampart) is not set}"
 : "${RAMPART_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 B=$RAMPART_BINARY
+# Debian's interpreter: a version-manager shim in PATH can cost a second a call.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
 FX_PIDS=()
 FX_AGENT=""
 FX_MOUNTS=()
@@ -75,7 +78,7 @@ fx_start() {
   ip netns exec "$FX_NS" "$@" "$B" agent --config "$FX_CONFIG" >>"$FX_DIR/agent.log" 2>&1 &
   FX_AGENT=$!
   fx_wait "${FX_START_TIMEOUT:-20}" fx_cli status || fx_fail "agent did not come up"
-  FX_PORT=$(fx_cli status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["components"]["https"]["listen"].rsplit(":",1)[1])')
+  FX_PORT=$(fx_cli status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["components"]["https"]["listen"].rsplit(":",1)[1])')
 }
 
 fx_kill9() {
@@ -100,12 +103,12 @@ fx_fds() { ls "/proc/$1/fd" | wc -l; }
 # The rules the CLI added, by name, sorted: from the agent, the saved state
 # and the kernel (rule comments carry the names).
 fx_agent_cli_rules() {
-  fx_cli fw status --json | python3 -c '
+  fx_cli fw status --json | "$PY" -c '
 import json,sys
 print("\n".join(sorted(r["name"] for r in json.load(sys.stdin)["rules"] if r["origin"]=="cli")))'
 }
 fx_state_rules() {
-  python3 -c '
+  "$PY" -c '
 import json,sys
 try: d=json.load(open(sys.argv[1]))
 except FileNotFoundError: d={"rules":[]}
@@ -113,7 +116,7 @@ print("\n".join(sorted(r["name"] for r in d["rules"])))' "$FX_STATE/firewall.jso
 }
 # Kernel rules the CLI added (comment cli:NAME), unique names.
 fx_kernel_rules() {
-  fx_ns nft -j list table inet rampart | python3 -c '
+  fx_ns nft -j list table inet rampart | "$PY" -c '
 import json,sys
 names=set()
 for o in json.load(sys.stdin)["nftables"]:
