@@ -102,7 +102,7 @@ bench_netns_del "$nft_ns"
 
 # ---- rampart: an agent in its own namespace with the same 10,000 rules in
 # its configuration; the CLI talks to it over the control socket.
-r_allow=- r_delete=- r_rt=- r_ban=- r_start=
+r_allow=- r_delete=- r_rt=- r_ban=- r_start= ban_why=
 why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
 
 # rampart_cli_bench: sets r_allow r_delete r_rt r_ban, and why.
@@ -128,7 +128,11 @@ rampart_cli_bench() {
       log "rampart agent ready after $r_start ms; $(ip netns exec "$ns" nft list chain inet rampart input 2>/dev/null | grep -c 'comment "rule:') policy rules in the kernel"
     fi
     kill -0 "$agent_pid" 2>/dev/null || break
-    if [[ -S $sock ]] && "$RAMPART" --socket "$sock" fw status >/dev/null 2>"$dir/status.err"; then ok=1; break; fi
+    if [[ -S $sock ]] && "$RAMPART" --socket "$sock" fw status >/dev/null 2>"$dir/status.err"; then
+      ok=1
+      [[ -n $r_start ]] || r_start=$(awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }')
+      break
+    fi
     sleep 0.01
   done
   if [[ -z $ok ]]; then
@@ -151,9 +155,14 @@ rampart_cli_bench() {
   r_delete=$(printf '%s\n' "${delete[@]}" | median)
   r_rt=$(paste -d+ <(printf '%s\n' "${allow[@]}") <(printf '%s\n' "${delete[@]}") | bc | median)
   log "rampart: allow ${allow[*]} ms; delete ${delete[*]} ms"
-  r_ban=$(time_ms rcli ban --file "$work/bans.txt") || { r_ban=-; why="rampart fw ban --file failed"; return 0; }
-  log "rampart: ban --file of $BANS: $r_ban ms (1 run)"
   why="rampart agent in its own namespace, $RULES rules in its configuration; CLI over the control socket, process start included"
+  if r_ban=$(time_ms rcli ban --file "$work/bans.txt" 2>"$dir/ban.err"); then
+    log "rampart: ban --file of $BANS: $r_ban ms (1 run)"
+  else
+    r_ban=-
+    ban_why="rampart fw ban --file failed: $(head -n 1 "$dir/ban.err" | cut -c1-120)"
+    log "$ban_why"
+  fi
 }
 if [[ -x $RAMPART ]]; then
   rampart_cli_bench
@@ -165,7 +174,7 @@ fi
 nft_start=$(unshare -n bash -c 't0=${EPOCHREALTIME/./}; nft -f "$1" || exit 1; t1=${EPOCHREALTIME/./}
   awk -v a="$t0" -v b="$t1" "BEGIN { printf \"%.1f\\n\", (b - a) / 1000 }"' _ "$work/rules.nft")
 row cli "Agent start with 10,000 rules in its configuration until ready (1 run) vs nft -f of the same rules" "${r_start:--}" "$nft_start" ms lower - \
-  "ip netns exec NS rampart agent --config rampart.yaml (until the log says ready); unshare -n nft -f rules.nft"
+  "ip netns exec NS rampart agent --config rampart.yaml (until it logs ready or answers fw status); unshare -n nft -f rules.nft"
 
 ucmd="ufw allow from 198.19.0.N to any port $PORT proto tcp; ufw delete allow from ... (ip netns exec; --datadir with $RULES rules)"
 rcmd="rampart fw allow $PORT/tcp --from 198.19.0.N --name bench-N; rampart fw delete bench-N (agent with $RULES rules)"
@@ -174,4 +183,4 @@ row cli "fw delete on a node with 10,000 rules: rampart vs ufw delete" "$r_delet
 row cli "allow + delete round trip, 10,000 rules: rampart vs nft add rule + nft delete rule handle" "$r_rt" "$nft_rt_ms" ms lower - \
   "$rcmd; nft --echo --handle add rule inet bench input ip saddr 198.19.0.N tcp dport $PORT counter accept; nft delete rule inet bench input handle H; $why"
 row cli "Ban 100,000 addresses from a file: rampart fw ban --file (1 run) vs nft -f (add element, timeout set)" "$r_ban" "$nft_ban_ms" ms lower "<=1000 ms" \
-  "rampart fw ban --file bans.txt; nft -f bans.nft (100 lines of 1,000 'add element ... timeout 1h'); ufw has no set: one rule per address; $why"
+  "rampart fw ban --file bans.txt; nft -f bans.nft (100 lines of 1,000 'add element ... timeout 1h'); ufw has no set: one rule per address; ${ban_why:-$why}"

@@ -28,6 +28,8 @@
 
 #include <fmt/format.h>
 
+#include "bench/args.h"
+
 #include "firewall/engine.h"
 #include "firewall/policy.h"
 
@@ -36,12 +38,7 @@ namespace {
 namespace fw = rampart::fw;
 using Clock = std::chrono::steady_clock;
 
-std::optional<uint64_t> parseU64(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
+using rampart::bench::parseU64;
 
 fw::Cidr v4(uint32_t addr, uint8_t prefix = 32) {
   fw::Cidr c;

@@ -30,6 +30,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "bench/args.h"
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -48,12 +50,7 @@ struct Args {
   bool plain = false;
 };
 
-std::optional<uint64_t> parseU64(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
+using rampart::bench::parseU64;
 
 std::optional<Args> parseArgs(int argc, char** argv) {
   if (argc < 5) return std::nullopt;

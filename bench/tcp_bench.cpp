@@ -28,16 +28,13 @@
 
 #include <fmt/format.h>
 
+#include "bench/args.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::optional<uint64_t> parseU64(std::string_view text) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
+using rampart::bench::parseU64;
 
 struct Args {
   std::string mode;
