@@ -155,6 +155,8 @@ def health(port, deadline):
         return 1
     took = time.perf_counter() - t
     print(f"{1000 * took:.1f}")
+    if took > deadline:
+        print(f"healthz: status {status} after {1000 * took:.0f} ms, over {deadline} s", file=sys.stderr)
     return 0 if status == 200 and took <= deadline else 1
 
 
