@@ -80,14 +80,23 @@ Result<void> CpuCollector::collect(Families& out) const {
     }
     any_guest = any_guest || cpu.columns > 8;
   }
-  if (!any_guest) return {};
+  if (any_guest) addGuest(out, stat->cpus);
+  // node_exporter's stat collector exports it; /proc/stat is read here anyway.
+  if (stat->boot_time)
+    addSample(addFamily(out, "node_boot_time_seconds", "Node boot time, in unixtime.",
+                        prometheus::MetricType::Gauge),
+              static_cast<double>(*stat->boot_time));
+  return {};
+}
+
+void CpuCollector::addGuest(Families& out, const std::vector<CpuTicks>& cpus) {
   // guest and guest_nice are also counted in user and nice (kernel
   // account_guest_time); node_exporter exports them as modes user and nice.
   auto& guest = addFamily(out, "node_cpu_guest_seconds_total",
                           "Seconds the CPUs spent in guests (VMs) for each mode.",
                           prometheus::MetricType::Counter);
-  guest.metric.reserve(stat->cpus.size() * 2);
-  for (const CpuTicks& cpu : stat->cpus) {
+  guest.metric.reserve(cpus.size() * 2);
+  for (const CpuTicks& cpu : cpus) {
     std::string label = fmt::format_int(cpu.cpu).str();
     if (cpu.columns > 8)
       addSample(guest, static_cast<double>(cpu.ticks[8]) / kUserHz,
@@ -96,7 +105,6 @@ Result<void> CpuCollector::collect(Families& out) const {
       addSample(guest, static_cast<double>(cpu.ticks[9]) / kUserHz,
                 {{"cpu", label}, {"mode", "nice"}});
   }
-  return {};
 }
 
 }  // namespace rampart::metrics

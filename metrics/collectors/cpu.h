@@ -1,5 +1,6 @@
 // node_cpu_seconds_total{cpu,mode} and node_cpu_guest_seconds_total{cpu,mode}
-// from /proc/stat, as node_exporter's cpu collector exports them.
+// from /proc/stat, as node_exporter's cpu collector exports them, and
+// node_boot_time_seconds (btime) as its stat collector does.
 #pragma once
 
 #include <array>
@@ -42,6 +43,9 @@ class CpuCollector final : public ProcFileCollector {
 
  protected:
   Result<void> collect(Families& out) const override;
+
+ private:
+  static void addGuest(Families& out, const std::vector<CpuTicks>& cpus);
 };
 
 }  // namespace rampart::metrics
