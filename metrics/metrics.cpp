@@ -8,13 +8,16 @@
 
 #include "metrics/collectors/conntrack.h"
 #include "metrics/collectors/cpu.h"
+#include "metrics/collectors/filefd.h"
 #include "metrics/collectors/firewall.h"
 #include "metrics/collectors/loadavg.h"
 #include "metrics/collectors/meminfo.h"
 #include "metrics/collectors/netdev.h"
 #include "metrics/collectors/netstat.h"
 #include "metrics/collectors/node_info.h"
+#include "metrics/collectors/pressure.h"
 #include "metrics/collectors/process.h"
+#include "metrics/collectors/time.h"
 #include "metrics/collectors/tls.h"
 #include "metrics/exposition.h"
 
@@ -28,7 +31,7 @@ struct Entry {
 };
 
 // The list of collectors: written out here, in scrape order.
-const std::array<Entry, 12> kCollectors = {{
+const std::array<Entry, 15> kCollectors = {{
     {"cpu", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<CpuCollector>(o.proc_root);
      }},
@@ -49,6 +52,15 @@ const std::array<Entry, 12> kCollectors = {{
      }},
     {"filesystem", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<FilesystemCollector>(o.proc_root, o.filesystem_timeout, o.statfs);
+     }},
+    {"filefd", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<FileFdCollector>(o.proc_root);
+     }},
+    {"pressure", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<PressureCollector>(o.proc_root);
+     }},
+    {"time", [](const Options&) -> std::unique_ptr<Collector> {
+       return std::make_unique<TimeCollector>();
      }},
     {"uname", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<UnameCollector>(o.uname);

@@ -5,6 +5,7 @@
 
 #include "metrics/collectors/conntrack.h"
 #include "metrics/collectors/cpu.h"
+#include "metrics/collectors/filefd.h"
 #include "metrics/collectors/filesystem.h"
 #include "metrics/collectors/firewall.h"
 #include "metrics/collectors/loadavg.h"
@@ -12,7 +13,9 @@
 #include "metrics/collectors/netdev.h"
 #include "metrics/collectors/netstat.h"
 #include "metrics/collectors/node_info.h"
+#include "metrics/collectors/pressure.h"
 #include "metrics/collectors/process.h"
+#include "metrics/collectors/time.h"
 #include "metrics/collectors/tls.h"
 #include "metrics/collectors/uname.h"
 #include "support.h"
@@ -45,6 +48,9 @@ TEST_CASE("golden: procfs collectors on this machine's captured /proc") {
   golden("meminfo", MeminfoCollector(root));
   golden("process", ProcessCollector(root));
   golden("filesystem", FilesystemCollector(root, 1s, fakeStatfs));
+  golden("filefd", FileFdCollector(root));
+  golden("pressure", PressureCollector(root));
+  golden("time", TimeCollector([] { return 1795700000.25; }));
 }
 
 TEST_CASE("golden: procfs collectors on hostile fixtures") {
@@ -54,6 +60,11 @@ TEST_CASE("golden: procfs collectors on hostile fixtures") {
   golden("netstat_hostile", NetstatCollector(root));  // no snmp6: not a failure
   golden("meminfo_hostile", MeminfoCollector(root));
   golden("process_hostile", ProcessCollector(root));
+}
+
+TEST_CASE("pressure: a kernel without /proc/pressure gives no metric and no failure") {
+  PressureCollector collector(test::procFixture("hostile"));
+  CHECK(test::collectOk(collector).empty());
 }
 
 TEST_CASE("conntrack: absent files give no metric and no failure") {

@@ -125,7 +125,7 @@ TEST_CASE("metrics: a failing collector shows success 0 and the others are still
   std::filesystem::remove(empty);
   auto& success = e.samples["node_scrape_collector_success"];
   for (const char* failing : {"cpu", "netdev", "netstat", "loadavg", "meminfo", "filesystem",
-                              "process", "firewall"}) {
+                              "filefd", "process", "firewall"}) {
     INFO(failing);
     CHECK(success["collector=\"" + std::string(failing) + "\","] == 0);
   }

@@ -5,7 +5,9 @@
 
 #include "metrics/collectors/cpu.h"
 #include "metrics/collectors/filesystem.h"
+#include "metrics/collectors/filefd.h"
 #include "metrics/collectors/loadavg.h"
+#include "metrics/collectors/pressure.h"
 #include "metrics/collectors/meminfo.h"
 #include "metrics/collectors/netdev.h"
 #include "metrics/collectors/netstat.h"
@@ -110,6 +112,34 @@ TEST_CASE("parseMeminfo: parentheses, units and hostile lines") {
   CHECK(values[0].value == 16000000.0 * 1024);
   CHECK(values[2].value == 4);
   CHECK(values[4].value == static_cast<double>(UINT64_MAX) * 1024);
+}
+
+TEST_CASE("parseFileNr: allocated and maximum, the kernel's 2^63-1 maximum kept; else an error") {
+  auto fd = parseFileNr("2417\t0\t9223372036854775807\n");
+  REQUIRE(fd);
+  CHECK(fd->allocated == 2417);
+  CHECK(fd->maximum == 9223372036854775807ULL);
+  CHECK_FALSE(parseFileNr("2417\t0\n"));
+  CHECK_FALSE(parseFileNr("2417\tx\t100\n"));
+  CHECK_FALSE(parseFileNr(""));
+}
+
+TEST_CASE("parsePressure: some and full totals in microseconds; cpu without full; else an error") {
+  auto p = parsePressure(
+      "some avg10=0.15 avg60=0.16 avg300=0.13 total=34021648\n"
+      "full avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551615\n");
+  REQUIRE(p);
+  CHECK(p->some_us == 34021648);
+  CHECK(p->full_us == 18446744073709551615ULL);
+  auto cpu = parsePressure("some avg10=1.00 avg60=0.50 avg300=0.25 total=12\n");
+  REQUIRE(cpu);
+  CHECK(cpu->some_us == 12);
+  CHECK_FALSE(cpu->full_us);
+  CHECK_FALSE(parsePressure(""));
+  CHECK_FALSE(parsePressure("full avg10=0.00 total=5\n"));         // no some line
+  CHECK_FALSE(parsePressure("some avg10=0.00 avg60=0.00\n"));      // truncated
+  CHECK_FALSE(parsePressure("some total=12x\n"));
+  CHECK_FALSE(parsePressure("most total=12\n"));
 }
 
 TEST_CASE("parseLoadavg: three numbers, or an error") {
