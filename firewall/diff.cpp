@@ -20,6 +20,50 @@ std::string setNameOf(const Expr& e) {
   return std::string(a->data.begin(), a->data.end() - 1);  // drop the NUL
 }
 
+// FNV-1a over a rule's identity (chain, tag, expressions without counter
+// values: what KernelRule::sameAs compares), with lengths folded in so that
+// ("ab","c") and ("a","bc") differ. Allocates nothing.
+struct Hasher {
+  uint64_t h = 1469598103934665603ull;
+  void byte(uint8_t b) {
+    h ^= b;
+    h *= 1099511628211ull;
+  }
+  void bytes(const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) byte(p[i]);
+  }
+  void u64(uint64_t v) {
+    for (int i = 0; i < 8; ++i) byte(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void str(std::string_view s) {
+    u64(s.size());
+    bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  void expr(const Expr& e) {
+    str(e.name);
+    bool counter = e.name == "counter";
+    for (const auto& a : e.attrs) {
+      if (counter && (a.type == NFTNL_EXPR_CTR_PACKETS || a.type == NFTNL_EXPR_CTR_BYTES)) continue;
+      u64(a.type);
+      u64(a.data.size());
+      bytes(a.data.data(), a.data.size());
+    }
+    u64(e.children.size());
+    for (const auto& c : e.children) expr(c);
+    byte(0xff);
+  }
+};
+
+uint64_t ruleHash(const KernelRule& r) {
+  Hasher h;
+  h.str(r.chain);
+  h.u64(static_cast<uint64_t>(r.tag.kind));
+  h.str(r.tag.name);
+  h.u64(r.exprs.size());
+  for (const auto& e : r.exprs) h.expr(e);
+  return h.h;
+}
+
 bool referencesAny(const KernelRule& r, const std::unordered_set<std::string>& sets) {
   if (sets.empty()) return false;
   return std::ranges::any_of(r.exprs, [&](const Expr& e) { return sets.contains(setNameOf(e)); });
@@ -54,11 +98,13 @@ void diffChainRules(const KernelRule* base, const std::vector<const KernelRule*>
     std::vector<size_t> more;
     size_t taken = 0;
   };
-  std::unordered_map<std::string, Queue> by_key;
+  // Keyed by ruleHash(); a hit is confirmed with sameAs, so a hash
+  // collision costs a re-added rule, never a wrong match.
+  std::unordered_map<uint64_t, Queue> by_key;
   by_key.reserve(have.size());
   for (size_t i = 0; i < have.size(); ++i) {
     if (referencesAny(*have[i], recreated_sets)) continue;
-    auto [it, fresh] = by_key.try_emplace(have[i]->key(), Queue{i, {}});
+    auto [it, fresh] = by_key.try_emplace(ruleHash(*have[i]), Queue{i, {}});
     if (!fresh) it->second.more.push_back(i);
   }
 
@@ -67,11 +113,13 @@ void diffChainRules(const KernelRule* base, const std::vector<const KernelRule*>
   std::vector<size_t> match(want.size(), SIZE_MAX);
   std::vector<size_t> matched_want, matched_live;
   for (size_t i = 0; i < want.size(); ++i) {
-    auto it = by_key.find(want[i]->key());
+    auto it = by_key.find(ruleHash(*want[i]));
     if (it == by_key.end()) continue;
     Queue& q = it->second;
     if (q.taken > q.more.size()) continue;
-    match[i] = q.taken == 0 ? q.first : q.more[q.taken - 1];
+    size_t candidate = q.taken == 0 ? q.first : q.more[q.taken - 1];
+    if (!have[candidate]->sameAs(*want[i])) continue;
+    match[i] = candidate;
     ++q.taken;
     matched_want.push_back(i);
     matched_live.push_back(match[i]);
@@ -113,9 +161,17 @@ void diffChainRules(const KernelRule* base, const std::vector<const KernelRule*>
 void diffElements(const Set& want, const Set& have, Changes& out) {
   // Elements of dynamic sets belong to the kernel (meters fill them).
   if ((want.flags & NFT_SET_EVAL) != 0) return;
-  Set add = want, del = want;
-  add.elems.clear();
-  del.elems.clear();
+  // The set's shape without its elements (copying them only to clear them
+  // would cost a 100,000-element group two full copies per apply).
+  Set add;
+  add.name = want.name;
+  add.key_type = want.key_type;
+  add.key_len = want.key_len;
+  add.flags = want.flags;
+  add.timeout_ms = want.timeout_ms;
+  add.size = want.size;
+  add.handle = want.handle;
+  Set del = add;
   std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
   std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));
   if (!add.elems.empty()) out.add_elems.push_back(std::move(add));

@@ -1,5 +1,6 @@
 #include "firewall/engine.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -27,9 +28,24 @@ struct Engine::Impl {
   // a GETGEN, compile, diff and a two-message batch, not a full dump).
   std::optional<Ruleset> cache;
   uint32_t cache_generation = 0;
+  // The input that compiled to `cache`: the same input again while the
+  // kernel is still at cache_generation needs neither compile nor diff.
+  std::optional<Policy> cache_policy;
+  std::vector<Ban> cache_bans;
 
-  void remember(Ruleset desired, const Changes& changes, const nl::BatchResult& sent, uint32_t generation) {
+  // Whether apply(policy, bans) at `now` would compile to `cache` again.
+  // Bans are compared as values; one that has expired since changes the
+  // compiled elements, so then the answer is no.
+  bool sameInput(const Policy& policy, const std::vector<Ban>& bans,
+                 std::chrono::system_clock::time_point now) const {
+    if (!cache || !cache_policy || cache_bans != bans || *cache_policy != policy) return false;
+    return std::ranges::none_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= now; });
+  }
+
+  void remember(Ruleset desired, const Changes& changes, const nl::BatchResult& sent, uint32_t generation,
+                const Policy& policy, const std::vector<Ban>& bans) {
     cache.reset();
+    cache_policy.reset();
     for (size_t i = 0; i < desired.rules.size(); ++i) desired.rules[i].handle = changes.kept_handles[i];
     for (size_t k = 0; k < changes.add_rules.size(); ++k)
       desired.rules[changes.add_rules[k].desired_index].handle = sent.added_handles[k];
@@ -37,6 +53,8 @@ struct Engine::Impl {
       if (r.handle == 0) return;  // an echo was lost: dump next time
     cache = std::move(desired);
     cache_generation = generation;
+    cache_policy = policy;
+    cache_bans = bans;
   }
 };
 
@@ -72,7 +90,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options) {
   if (auto gen = sock->generation(); !gen) return std::unexpected(gen.error());
   auto events = nl::EventSocket::open(options.table);
   if (!events) return std::unexpected(events.error());
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(options), std::move(*sock), std::move(*events), {}, 0, std::nullopt, 0});
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(options), std::move(*sock), std::move(*events), {}, 0, std::nullopt, 0, std::nullopt, {}});
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -88,6 +106,11 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
     auto gen = impl_->sock.generation();
     if (!gen) return std::unexpected(gen.error());
     bool from_cache = impl_->cache && impl_->cache_generation == *gen && !cache_failed;
+    const auto now = std::chrono::system_clock::now();
+    if (from_cache && impl_->sameInput(policy, bans, now)) {
+      report.generation = *gen;
+      return report;
+    }
     std::optional<Ruleset> dumped;
     if (!from_cache) {
       auto d = impl_->sock.dump(table);
@@ -95,9 +118,13 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
       dumped = std::move(*d);
     }
     const std::optional<Ruleset>& live = from_cache ? impl_->cache : dumped;
-    Ruleset desired = compile(policy, bans, CompileOptions{table, std::chrono::system_clock::now()});
+    Ruleset desired = compile(policy, bans, CompileOptions{table, now});
     Changes changes = live ? diff(desired, *live, true) : diff(desired, Ruleset{}, false);
     if (changes.empty()) {
+      if (from_cache) {  // the cache is what this input compiles to
+        impl_->cache_policy = policy;
+        impl_->cache_bans = bans;
+      }
       report.generation = *gen;
       return report;
     }
@@ -119,7 +146,7 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
       continue;
     }
     // A commit moves the generation on by exactly one (nf_tables_commit).
-    impl_->remember(std::move(desired), changes, *sent, *gen + 1);
+    impl_->remember(std::move(desired), changes, *sent, *gen + 1, policy, bans);
     report.messages = sent->messages;
     report.rules_added = changes.add_rules.size();
     report.rules_deleted = changes.delete_rules.size();
@@ -185,6 +212,7 @@ Result<LiveState> Engine::dump() {
 
 Result<void> Engine::removeTable() {
   impl_->cache.reset();
+  impl_->cache_policy.reset();
   impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
   return impl_->sock.deleteTable(impl_->options.table);
 }

@@ -381,9 +381,8 @@ std::unordered_map<uint32_t, size_t> writeChanges(BatchWriter& w, const std::str
     // NLM_F_ECHO: the commit sends the new rule back with its handle.
     uint16_t flags = NLM_F_CREATE | NLM_F_ECHO | (a.after ? NLM_F_APPEND : 0);
     uint32_t seq = w.add(NFT_MSG_NEWRULE, flags, ruleOrigin(a.rule), [&](nlmsghdr* nlh) {
-      KernelRule r = a.rule;
-      r.handle = 0;
-      RulePtr x = toNftnl(table, r);
+      RulePtr x = toNftnl(table, a.rule);
+      nftnl_rule_unset(x.get(), NFTNL_RULE_HANDLE);  // a new rule: the kernel picks its handle
       if (a.position != 0) nftnl_rule_set_u64(x.get(), NFTNL_RULE_POSITION, a.position);
       nftnl_rule_nlmsg_build_payload(nlh, x.get());
     });
