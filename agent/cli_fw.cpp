@@ -183,7 +183,7 @@ std::vector<std::string> readBanFile(const std::string& file) {
   }
   std::vector<std::string> chunks(1);
   std::string line;
-  size_t n = 0, count = 0;
+  size_t n = 0, count = 0, escaped = 0;  // escaped: the chunk's size inside JSON
   while (std::getline(*src, line)) {
     ++n;
     if (line.size() > kMaxArg) usage(fmt::format("--file {} line {}: longer than {} characters", clip(file), n, kMaxArg));
@@ -196,7 +196,11 @@ std::vector<std::string> readBanFile(const std::string& file) {
     if (!c) usage(fmt::format("--file {} line {}: '{}': {}", clip(file), n, clip(line), c.error()));
     if (++count > kMaxBans) usage(fmt::format("--file {}: more than {} addresses", clip(file), kMaxBans));
     // Each newline is two bytes once escaped in JSON.
-    if (chunks.back().size() + line.size() + 2 > kBanChunkBytes) chunks.emplace_back();
+    if (escaped + line.size() + 2 > kBanChunkBytes) {
+      chunks.emplace_back();
+      escaped = 0;
+    }
+    escaped += line.size() + 2;
     chunks.back() += line;
     chunks.back() += '\n';
   }
@@ -231,11 +235,11 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
       auto c = fw::Cidr::parse(s);
       if (!c) usage(fmt::format("ADDR '{}': {}", clip(s), c.error()));
       chunks.back() += s + "\n";
-      if (chunks.back().size() > kBanChunkBytes) usage("ADDR: too many on the command line; use --file");
+      if (2 * chunks.back().size() > kBanChunkBytes) usage("ADDR: too many on the command line; use --file");
     }
     if (!a->file.empty()) {
       auto more = readBanFile(a->file);
-      if (chunks.back().size() + more.front().size() <= kBanChunkBytes) {
+      if (2 * (chunks.back().size() + more.front().size()) <= kBanChunkBytes) {
         chunks.back() += more.front();
         more.erase(more.begin());
       }
