@@ -1,0 +1,207 @@
+// The lock-out guard: which changes cut an SSH connection, in rampart's
+// chain order, and which do not.
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "agent/fw_guard.h"
+#include "tests/unit/agent/process.h"
+
+using namespace rampart;
+using namespace rampart::agent;
+
+namespace {
+
+fw::Cidr cidr(const char* s) { return *fw::Cidr::parse(s); }
+
+fw::Rule rule(const char* name, fw::Action action, const char* port, std::vector<const char*> from = {}) {
+  fw::Rule r;
+  r.name = name;
+  r.action = action;
+  if (port != nullptr) r.ports.push_back(*fw::PortSpec::parse(port));
+  for (const char* f : from) r.from.push_back(cidr(f));
+  return r;
+}
+
+fw::Policy sshOnly() {
+  fw::Policy p;
+  p.rules.push_back(rule("ssh", fw::Action::Allow, "22/tcp"));
+  return p;
+}
+
+const GuardConnection kSession{cidr("10.0.0.5"), 50000, 22, true};
+
+std::vector<std::string> check(const fw::Policy& before, const fw::Policy& after,
+                               const std::vector<fw::Ban>& bans_after = {},
+                               std::vector<GuardConnection> conns = {kSession}) {
+  static const std::vector<fw::Ban> none;
+  GuardInput in;
+  in.before = &before;
+  in.after = &after;
+  in.bans_before = &none;
+  in.bans_after = &bans_after;
+  in.connections = std::move(conns);
+  in.now = std::chrono::system_clock::time_point(std::chrono::hours(500000));
+  return lockoutReasons(in);
+}
+
+}  // namespace
+
+TEST_CASE("fw guard: adding an unrelated rule is safe") {
+  fw::Policy after = sshOnly();
+  after.rules.insert(after.rules.begin(), rule("cli-443-tcp", fw::Action::Allow, "443/tcp"));
+  CHECK(check(sshOnly(), after).empty());
+}
+
+TEST_CASE("fw guard: banning the session's address is refused (bans come before established)") {
+  auto reasons = check(sshOnly(), sshOnly(), {fw::Ban{cidr("10.0.0.0/24"), std::nullopt}});
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("your SSH session from 10.0.0.5:50000 to port 22"));
+  CHECK_THAT(reasons[0], Catch::Contains("ban of 10.0.0.0/24"));
+}
+
+TEST_CASE("fw guard: a ban that has already expired cuts nothing") {
+  std::vector<fw::Ban> bans{fw::Ban{cidr("10.0.0.5"), std::chrono::system_clock::time_point(std::chrono::hours(1))}};
+  CHECK(check(sshOnly(), sshOnly(), bans).empty());
+}
+
+TEST_CASE("fw guard: banning another address is safe") {
+  CHECK(check(sshOnly(), sshOnly(), {fw::Ban{cidr("192.0.2.1"), std::nullopt}}).empty());
+}
+
+TEST_CASE("fw guard: a deny in front of the ssh rule keeps the session but refuses the next login") {
+  fw::Policy after = sshOnly();
+  after.rules.insert(after.rules.begin(), rule("cli-deny-22-tcp", fw::Action::Deny, "22/tcp", {"10.0.0.0/8"}));
+  auto reasons = check(sshOnly(), after);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("next login from 10.0.0.5 would be refused"));
+  CHECK_THAT(reasons[0], Catch::Contains("rule 'cli-deny-22-tcp' denies it"));
+}
+
+TEST_CASE("fw guard: a deny for another source is safe") {
+  fw::Policy after = sshOnly();
+  after.rules.insert(after.rules.begin(), rule("cli-deny-22-tcp", fw::Action::Deny, "22/tcp", {"192.0.2.0/24"}));
+  CHECK(check(sshOnly(), after).empty());
+}
+
+TEST_CASE("fw guard: removing the last rule allowing ssh refuses the next login") {
+  fw::Policy after;
+  after.rules.push_back(rule("web", fw::Action::Allow, "443/tcp"));
+  auto reasons = check(sshOnly(), after);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("no rule allows it and the input policy is drop"));
+}
+
+TEST_CASE("fw guard: removing one of two rules allowing ssh is safe") {
+  fw::Policy before = sshOnly();
+  before.rules.insert(before.rules.begin(), rule("cli-22", fw::Action::Allow, "22/tcp", {"10.0.0.0/8"}));
+  CHECK(check(before, sshOnly()).empty());
+}
+
+TEST_CASE("fw guard: with the established builtin off, a deny cuts the session itself") {
+  fw::Policy after = sshOnly();
+  after.builtins.established = false;
+  after.rules.insert(after.rules.begin(), rule("cli-deny-any", fw::Action::Deny, nullptr));
+  auto reasons = check(sshOnly(), after);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("would be cut: the established builtin is off"));
+}
+
+TEST_CASE("fw guard: with the established builtin off, still allowed means safe") {
+  fw::Policy after = sshOnly();
+  after.builtins.established = false;
+  CHECK(check(sshOnly(), after).empty());
+}
+
+TEST_CASE("fw guard: an input policy of accept keeps ssh open without rules") {
+  fw::Policy after;
+  after.input_policy = fw::ChainPolicy::Accept;
+  CHECK(check(sshOnly(), after).empty());
+}
+
+TEST_CASE("fw guard: a group source is resolved to its addresses") {
+  fw::Policy before;
+  before.groups.push_back(fw::Group{"admins", {cidr("10.0.0.0/24")}, {}, {}, {}});
+  before.rules.push_back(rule("ssh", fw::Action::Allow, "22/tcp"));
+  before.rules.back().from_groups = {"admins"};
+  fw::Policy after = before;
+  after.groups[0].cidrs = {cidr("10.1.0.0/24")};
+  CHECK_FALSE(check(before, after).empty());
+}
+
+TEST_CASE("fw guard: every established connection to sshd is protected, not only the session") {
+  GuardConnection other{cidr("2001:db8::7"), 40000, 22, false};
+  auto reasons = check(sshOnly(), sshOnly(), {fw::Ban{cidr("2001:db8::/32"), std::nullopt}}, {kSession, other});
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("the established SSH connection from [2001:db8::7]:40000"));
+}
+
+TEST_CASE("fw guard: a temporary rule that has expired does not count as allowing") {
+  fw::Policy after;
+  after.rules.push_back(rule("ssh-tmp", fw::Action::Allow, "22/tcp"));
+  after.rules.back().expires = std::chrono::system_clock::time_point(std::chrono::hours(1));
+  CHECK_FALSE(check(sshOnly(), after).empty());
+}
+
+TEST_CASE("fw guard: ssh ports come from the rule named ssh, else 22") {
+  CHECK(sshPorts(sshOnly()) == std::vector<uint16_t>{22});
+  fw::Policy p;
+  p.rules.push_back(rule("ssh", fw::Action::Allow, "2222/tcp"));
+  CHECK(sshPorts(p) == std::vector<uint16_t>{2222});
+  CHECK(sshPorts(fw::Policy{}) == std::vector<uint16_t>{22});
+}
+
+TEST_CASE("fw guard: /proc/net/tcp and tcp6 lines parse, IPv4-mapped becomes IPv4") {
+  const char* tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n"
+      "   1: 0100000A:0016 0500000A:C350 01 00000000:00000000 02:000AFB5E 00000000     0        0 2 4\n";
+  auto v4 = parseProcNetTcp(tcp, false);
+  REQUIRE(v4.size() == 2);
+  CHECK(v4[1].state == 1);
+  CHECK(v4[1].local.str() == "10.0.0.1");
+  CHECK(v4[1].local_port == 22);
+  CHECK(v4[1].remote.str() == "10.0.0.5");
+  CHECK(v4[1].remote_port == 50000);
+  const char* tcp6 =
+      "  sl  local_address                         remote_address                        st\n"
+      "   0: 0000000000000000FFFF00000100000A:0016 0000000000000000FFFF00000500000A:C350 01 0\n"
+      "   1: B80D0120000000000000000001000000:0016 B80D0120000000000000000007000000:9C40 01 0\n"
+      "   2: garbage\n";
+  auto v6 = parseProcNetTcp(tcp6, true);
+  REQUIRE(v6.size() == 2);
+  CHECK(v6[0].remote.str() == "10.0.0.5");
+  CHECK(v6[0].remote.family == fw::Family::V4);
+  CHECK(v6[1].remote.str() == "2001:db8::7");
+  CHECK(v6[1].remote_port == 40000);
+}
+
+TEST_CASE("fw guard: established connections are read from a proc root, filtered by port and state") {
+  rampart::test::TempDir dir;
+  std::filesystem::create_directories(dir.file("net"));
+  std::ofstream(dir.file("net/tcp")) <<
+      "  sl  local_address rem_address   st\n"
+      "   0: 0100000A:0016 0500000A:C350 01 0\n"
+      "   1: 0100000A:0016 0600000A:C351 06 0\n"
+      "   2: 0100000A:01BB 0700000A:C352 01 0\n";
+  auto conns = establishedTo({22}, dir.path());
+  REQUIRE(conns.size() == 1);
+  CHECK(conns[0].peer.str() == "10.0.0.5");
+  CHECK_FALSE(conns[0].typed_over);
+}
+
+TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
+  auto c = parseSshConnection("10.0.0.5 50000 10.0.0.1 22");
+  REQUIRE(c.has_value());
+  CHECK(c->peer.str() == "10.0.0.5");
+  CHECK(c->peer_port == 50000);
+  CHECK(c->local_port == 22);
+  CHECK(c->typed_over);
+  auto m = parseSshConnection("::ffff:10.0.0.5 1 ::ffff:10.0.0.1 2222");
+  REQUIRE(m.has_value());
+  CHECK(m->peer.family == fw::Family::V4);
+  CHECK_FALSE(parseSshConnection("10.0.0.5 50000 10.0.0.1").has_value());
+  CHECK_FALSE(parseSshConnection("10.0.0.5 0 10.0.0.1 22").has_value());
+  CHECK_FALSE(parseSshConnection("nope 1 10.0.0.1 22").has_value());
+  CHECK_FALSE(parseSshConnection("10.0.0.5 70000 10.0.0.1 22").has_value());
+}
