@@ -8,9 +8,11 @@
 
 #include "metrics/collectors/conntrack.h"
 #include "metrics/collectors/cpu.h"
+#include "metrics/collectors/diskstats.h"
 #include "metrics/collectors/filefd.h"
 #include "metrics/collectors/firewall.h"
 #include "metrics/collectors/loadavg.h"
+#include "metrics/collectors/netclass.h"
 #include "metrics/collectors/meminfo.h"
 #include "metrics/collectors/netdev.h"
 #include "metrics/collectors/netstat.h"
@@ -31,12 +33,15 @@ struct Entry {
 };
 
 // The list of collectors: written out here, in scrape order.
-const std::array<Entry, 15> kCollectors = {{
+const std::array<Entry, 17> kCollectors = {{
     {"cpu", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<CpuCollector>(o.proc_root);
      }},
     {"netdev", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<NetDevCollector>(o.proc_root);
+     }},
+    {"netclass", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<NetClassCollector>(o.sys_root);
      }},
     {"netstat", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<NetstatCollector>(o.proc_root);
@@ -52,6 +57,9 @@ const std::array<Entry, 15> kCollectors = {{
      }},
     {"filesystem", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<FilesystemCollector>(o.proc_root, o.filesystem_timeout, o.statfs);
+     }},
+    {"diskstats", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<DiskstatsCollector>(o.proc_root);
      }},
     {"filefd", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<FileFdCollector>(o.proc_root);
