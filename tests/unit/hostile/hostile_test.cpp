@@ -613,7 +613,7 @@ void checkConfigCase(const ConfigCase& c) {
   if (fs::exists(state)) problems.emplace_back("the state directory was created");
   std::string err = o.err;
   if (!parsed && err.empty()) err = parsed.error().str();
-  record("config", c.label, c.shown, o.code, problems, err, c.known);
+  record("config", c.label, c.shown, o.code, problems, replaceAll(err, dir.path.string(), "$TMP"), c.known);
 }
 
 // ---------------------------------------------------------------------------
@@ -798,7 +798,7 @@ void checkCliCase(const CliCase& c) {
     input += (input.empty() ? "" : " ") + (args[i].empty() ? std::string("''") : args[i]);
   }
   input = replaceAll(input, dir.path.string(), "$TMP");
-  record("cli", c.label, "rampart " + input, o.code, problems, o.err, c.known);
+  record("cli", c.label, "rampart " + input, o.code, problems, replaceAll(o.err, dir.path.string(), "$TMP"), c.known);
 }
 
 }  // namespace
