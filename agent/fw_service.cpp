@@ -633,11 +633,11 @@ void FwService::onExpiry() {
     const bool rules_went = next.rules.size() != rules_before;
     if (auto r = save(next); !r) log::error("firewall state: {}", r.error().message);
     state_ = std::move(next);
-    // Expired bans left the kernel by their own timeout; a rule needs an apply.
-    if (rules_went) {
-      log::info("firewall: temporary rules ended");
-      if (auto r = firewall_.apply(); !r) log::error("firewall: removing expired rules: {}", r.error().message);
-    }
+    // A rule needs an apply. So does a ban: adjacent bans share one kernel
+    // range that lives as long as the longest of them, so a shorter ban in
+    // it does not leave by the range's own timeout.
+    log::info("firewall: temporary {} ended", rules_went ? "rules" : "bans");
+    if (auto r = firewall_.apply(); !r) log::error("firewall: removing expired entries: {}", r.error().message);
   }
   armTimers();
 }
