@@ -339,7 +339,7 @@ std::vector<ConfigCase> configCases() {
   const std::string valid = fillTemplate("", "", "{state}");
 
   // Whole files.
-  v.push_back(fileCase("binary garbage", std::string("\x7f" "ELF\x02\x01\x01\0\0\0\xff\xfe\x80\x81", 16) +
+  v.push_back(fileCase("binary garbage", std::string("\x7f" "ELF\x02\x01\x01\0\0\0\xff\xfe\x80\x81", 14) +
                                              std::string(512, '\xc3'), "ELF header and invalid UTF-8"));
   v.push_back(fileCase("NUL byte inside the file", replaceAll(valid, "role: web", std::string("role: w\0eb", 10)),
                        "role: w\\0eb", 3));

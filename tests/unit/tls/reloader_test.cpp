@@ -97,9 +97,10 @@ TEST_CASE("tls reloader: a new key readable by others is refused and the old ide
 TEST_CASE("tls reloader: the timer reports a reload on the io_context") {
   TempDir dir;
   auto [cert, key] = testing::makeSelfSigned(dir);
+  // The io_context is declared first so it outlives the reloader's timer.
+  boost::asio::io_context io;
   auto r = tls::Reloader::create(configFor(cert, key));
   REQUIRE(r);
-  boost::asio::io_context io;
   std::optional<Result<bool>> reported;
   (*r)->watch(io, std::chrono::milliseconds(10), [&](const Result<bool>& res) {
     reported = res;
