@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/unique_fd.h"
 #include "firewall/compile.h"
 #include "firewall/diff.h"
 #include "firewall/engine.h"
@@ -37,22 +38,8 @@ Rule allow(std::string name, std::vector<std::string> ports, std::vector<std::st
   return r;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// The project's owning fd (agent/unique_fd.h).
+using Fd = rampart::agent::UniqueFd;
 
 sockaddr_storage address(const std::string& ip, uint16_t port, socklen_t& len) {
   sockaddr_storage ss{};

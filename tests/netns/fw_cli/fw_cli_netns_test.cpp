@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/unique_fd.h"
 #include "agent/fw_state.h"
 #include "tests/support/netns.h"
 #include "tests/unit/agent/process.h"
@@ -31,22 +32,8 @@ namespace {
 
 constexpr const char* kNode = "10.77.0.1";
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// The project's owning fd (agent/unique_fd.h).
+using Fd = rampart::agent::UniqueFd;
 
 sockaddr_in v4(const std::string& ip, uint16_t port) {
   sockaddr_in a{};
