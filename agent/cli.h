@@ -31,7 +31,9 @@ std::string controlSocketPath(const CliContext& ctx);
 // Asks the running agent `cmd` with `params` (agent/control_protocol.h) and
 // returns the answer's result. On failure it has already printed why to
 // stderr and set ctx.exit_code: 3 when no agent runs (with how to start
-// one), 1 for any other failure or an error answer. Used by every verb
+// one), 2 for an answer with code "usage" (a bad argument only the agent
+// can see), 1 for any other failure or error answer; messages of a grouped
+// verb name it ("rampart: fw allow: ..."). Used by every verb
 // that talks to the agent:
 //
 //   auto r = askAgent(ctx, "fw.status", {{"json", true}});

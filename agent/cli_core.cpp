@@ -82,6 +82,11 @@ std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
                                        nlohmann::json params, std::chrono::milliseconds timeout) {
   const std::string path = controlSocketPath(ctx);
   ControlClient client(path, timeout);
+  // Errors of a grouped verb name it ("fw allow: ..."); top-level verbs don't.
+  std::string what;
+  if (auto dot = cmd.find('.'); dot != std::string::npos) {
+    what = cmd.substr(0, dot) + " " + cmd.substr(dot + 1) + ": ";
+  }
   auto answer = client.call(Request{cmd, std::move(params)});
   if (!answer) {
     if (answer.error().kind == ClientError::Kind::NotRunning) {
@@ -91,14 +96,14 @@ std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
                    path.c_str());
       ctx.exit_code = kExitNoAgent;
     } else {
-      std::fprintf(stderr, "rampart: %s\n", answer.error().message.c_str());
+      std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), answer.error().message.c_str());
       ctx.exit_code = kExitError;
     }
     return std::nullopt;
   }
   if (!answer->ok) {
-    std::fprintf(stderr, "rampart: %s\n", answer->error.c_str());
-    ctx.exit_code = kExitError;
+    std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), answer->error.c_str());
+    ctx.exit_code = answer->code == "usage" ? kExitUsage : kExitError;
     return std::nullopt;
   }
   return std::move(answer->result);

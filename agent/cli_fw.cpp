@@ -50,28 +50,7 @@ std::optional<json> ask(CliContext& ctx, const std::string& verb, json params) {
   if (const char* ssh = std::getenv("SSH_CONNECTION"); ssh != nullptr && std::strlen(ssh) < 200) {
     params["ssh_connection"] = ssh;
   }
-  const std::string path = controlSocketPath(ctx);
-  ControlClient client(path, std::chrono::seconds(120));
-  auto answer = client.call(Request{"fw." + verb, std::move(params)});
-  if (!answer) {
-    if (answer.error().kind == ClientError::Kind::NotRunning) {
-      std::fprintf(stderr,
-                   "rampart agent is not running (no socket at %s); start it with "
-                   "`systemctl start rampart` or `rampart agent`\n",
-                   path.c_str());
-      ctx.exit_code = kExitNoAgent;
-    } else {
-      std::fprintf(stderr, "rampart: fw %s: %s\n", verb.c_str(), answer.error().message.c_str());
-      ctx.exit_code = kExitError;
-    }
-    return std::nullopt;
-  }
-  if (!answer->ok) {
-    std::fprintf(stderr, "rampart: fw %s: %s\n", verb.c_str(), answer->error.c_str());
-    ctx.exit_code = answer->code == "usage" ? kExitUsage : kExitError;
-    return std::nullopt;
-  }
-  return std::move(answer->result);
+  return askAgent(ctx, "fw." + verb, std::move(params), std::chrono::seconds(120));
 }
 
 int64_t nowMs() {
