@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -70,47 +71,57 @@ Exprs cat(Parts... parts) {
 
 // ---- bans ---------------------------------------------------------------
 
+std::string banSetName(Family f) { return fmt::format("bans_{}", familySuffix(f)); }
+
+// The ban set of one family. Bans are merged into ranges; a merged range
+// lives as long as the longest ban in it (permanent wins).
+Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
+  Set s;
+  s.name = banSetName(f);
+  s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
+  s.key_len = static_cast<uint32_t>(addrLen(f));
+  s.flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
+  std::vector<std::pair<SetElem, std::optional<uint64_t>>> items;
+  std::vector<Cidr> live;
+  for (const Ban& ban : bans) {
+    if (ban.cidr.family != f) continue;
+    std::optional<uint64_t> timeout;
+    if (ban.expires) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
+      if (left.count() <= 0) continue;
+      timeout = static_cast<uint64_t>(left.count());
+    }
+    live.push_back(ban.cidr);
+    SetElem e;
+    e.key.assign(ban.cidr.addr.begin(), ban.cidr.addr.begin() + static_cast<std::ptrdiff_t>(addrLen(f)));
+    items.emplace_back(std::move(e), timeout);
+  }
+  s.elems = cidrElements(live, f);
+  // The merged elements are sorted and disjoint, and every ban lies inside
+  // exactly one of them: the last element whose key is not above the ban's.
+  // One sweep over both sorted lists (100,000 bans stay O(n log n)).
+  std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) { return x.first.key < y.first.key; });
+  size_t j = 0;
+  for (size_t i = 0; i < s.elems.size(); ++i) {
+    SetElem& e = s.elems[i];
+    const SetElem* next = i + 1 < s.elems.size() ? &s.elems[i + 1] : nullptr;
+    bool permanent = false;
+    uint64_t longest = 0;
+    for (; j < items.size() && (next == nullptr || items[j].first.key < next->key); ++j) {
+      const auto& timeout = items[j].second;
+      if (!timeout) permanent = true;
+      else longest = std::max(longest, *timeout);
+    }
+    if (!permanent) e.timeout_ms = longest;
+  }
+  return s;
+}
+
 void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions& opt) {
   for (Family f : {Family::V4, Family::V6}) {
-    std::string name = fmt::format("bans_{}", familySuffix(f));
-    Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
-                   static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL | NFT_SET_TIMEOUT);
-    // Bans are merged into ranges; a merged range lives as long as the
-    // longest ban in it (permanent wins).
-    std::vector<std::pair<SetElem, std::optional<uint64_t>>> items;
-    for (const Ban& ban : bans) {
-      if (ban.cidr.family != f) continue;
-      std::optional<uint64_t> timeout;
-      if (ban.expires) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
-        if (left.count() <= 0) continue;
-        timeout = static_cast<uint64_t>(left.count());
-      }
-      auto elems = cidrElements({ban.cidr}, f);
-      items.emplace_back(elems.front(), timeout);
-    }
-    std::vector<Cidr> live;
-    for (const Ban& ban : bans)
-      if (ban.cidr.family == f && (!ban.expires || *ban.expires > opt.now)) live.push_back(ban.cidr);
-    s.elems = cidrElements(live, f);
-    // The merged elements are sorted and disjoint, and every ban lies inside
-    // exactly one of them: the last element whose key is not above the ban's.
-    // One sweep over both sorted lists (100,000 bans stay O(n log n)).
-    std::sort(items.begin(), items.end(),
-              [](const auto& x, const auto& y) { return x.first.key < y.first.key; });
-    size_t j = 0;
-    for (size_t i = 0; i < s.elems.size(); ++i) {
-      SetElem& e = s.elems[i];
-      const SetElem* next = i + 1 < s.elems.size() ? &s.elems[i + 1] : nullptr;
-      bool permanent = false;
-      uint64_t longest = 0;
-      for (; j < items.size() && (next == nullptr || items[j].first.key < next->key); ++j) {
-        const auto& timeout = items[j].second;
-        if (!timeout) permanent = true;
-        else longest = std::max(longest, *timeout);
-      }
-      if (!permanent) e.timeout_ms = longest;
-    }
+    Set s = banSet(bans, f, opt);
+    std::string name = s.name;
+    b.sets[name] = std::move(s);
     b.addRule("input", RuleTag{RuleKind::Ban, std::string(familySuffix(f))},
               cat(expr::nfproto(f), expr::saddrIn(f, name), expr::counter(), expr::drop()));
   }
@@ -130,17 +141,39 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
   if (on.icmp && input) {
     // echo-request, destination-unreachable, time-exceeded, parameter-problem
     Set& v4 = b.set("builtin_icmp_v4", expr::kTypeIcmpType, 1, 0);
-    for (uint8_t t : {3, 8, 11, 12}) v4.elems.push_back(SetElem{Bytes{t}, {}, {}, {}});
+    for (uint8_t t : {3, 8, 11, 12}) v4.elems.push_back(SetElem::of(Bytes{t}));
     // ICMPv6 errors and echo-request, then ND: router solicit/advert,
     // neighbour solicit/advert (RFC 4890 section 4.4.1).
     Set& v6 = b.set("builtin_icmp_v6", expr::kTypeIcmp6Type, 1, 0);
-    for (uint8_t t : {1, 2, 3, 4, 128, 133, 134, 135, 136}) v6.elems.push_back(SetElem{Bytes{t}, {}, {}, {}});
+    for (uint8_t t : {1, 2, 3, 4, 128, 133, 134, 135, 136}) v6.elems.push_back(SetElem::of(Bytes{t}));
     b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::icmpTypeIn(Family::V4, v4.name), expr::accept()));
     b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::icmpTypeIn(Family::V6, v6.name), expr::accept()));
   }
 }
 
 // ---- policy rules ---------------------------------------------------------
+
+}  // namespace
+
+std::string groupSetName(std::string_view group, Family family) {
+  return fmt::format("g_{}_{}", group, familySuffix(family));
+}
+
+Set groupSet(const Group& g, Family f) {
+  Set s;
+  s.name = groupSetName(g.name, f);
+  s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
+  s.key_len = static_cast<uint32_t>(addrLen(f));
+  s.flags = NFT_SET_INTERVAL;
+  std::vector<Cidr> cidrs;
+  for (const auto* list : {&g.cidrs, &g.resolved})
+    for (const Cidr& c : *list)
+      if (c.family == f) cidrs.push_back(c);
+  s.elems = cidrElements(cidrs, f);
+  return s;
+}
+
+namespace {
 
 // One way of matching the source: any, one network, or a set (per family).
 struct SourceMatch {
@@ -172,16 +205,10 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
     for (const std::string& group : rule.from_groups) {
       // Both families always get a set and a rule, so a group gaining its
       // first IPv6 address is an element update, not a rule change.
-      std::string name = fmt::format("g_{}_{}", group, familySuffix(f));
-      Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
-                     static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
-      if (const Group* g = policy.findGroup(group)) {
-        std::vector<Cidr> cidrs;
-        for (const auto* list : {&g->cidrs, &g->resolved})
-          for (const Cidr& c : *list)
-            if (c.family == f) cidrs.push_back(c);
-        s.elems = cidrElements(cidrs, f);
-      }
+      std::string name = groupSetName(group, f);
+      if (const Group* g = policy.findGroup(group)) b.sets[name] = groupSet(*g, f);
+      else b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                 static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
       out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIn(f, name))});
     }
   }
@@ -207,7 +234,7 @@ std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
       bool any_range = std::ranges::any_of(ranges, [](PortRange r) { return r.first != r.last; });
       Set& s = b.set(name, expr::kTypeInetService, 2, any_range ? NFT_SET_INTERVAL : 0);
       for (PortRange r : ranges) {
-        SetElem e{Bytes{static_cast<uint8_t>(r.first >> 8), static_cast<uint8_t>(r.first)}, {}, {}, {}};
+        SetElem e = SetElem::of(Bytes{static_cast<uint8_t>(r.first >> 8), static_cast<uint8_t>(r.first)});
         if (any_range && r.last < 65535) {
           unsigned end = r.last + 1u;
           e.key_end = Bytes{static_cast<uint8_t>(end >> 8), static_cast<uint8_t>(end)};
@@ -261,6 +288,93 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
   }
 }
 
+// ---- rule tables ------------------------------------------------------------
+//
+// Consecutive rules of one simple shape (single ports, sources that are
+// single addresses or none, no limit, no group) with the same verdict and
+// origin are one kernel rule looking up (source .) protocol . port in a
+// hash set whose elements are those rules, each with its own counter and
+// its rule's tag as its comment. The kernel's work per commit and per
+// packet then no longer grows with their number. A run of rules with one
+// verdict matches what the rules one by one would (first match wins, and
+// every rule of the run has the same verdict); where two rules of a run
+// share a key, the element belongs to the earlier one, as the packet would.
+
+enum class RunShape : uint8_t { None, Sourced, Any };
+
+constexpr size_t kMaxRunElems = 64;  // elements one rule may bring to a run
+
+RunShape runShape(const Rule& r) {
+  if (r.limit || !r.from_groups.empty() || r.ports.empty()) return RunShape::None;
+  size_t per_source = 0;
+  for (const PortSpec& p : r.ports) {
+    if (p.range.first != p.range.last) return RunShape::None;
+    per_source += p.protos.size();
+  }
+  for (const Cidr& c : r.from)
+    if (!c.isHost()) return RunShape::None;
+  if (per_source * std::max<size_t>(r.from.size(), 1) > kMaxRunElems) return RunShape::None;
+  return r.from.empty() ? RunShape::Any : RunShape::Sourced;
+}
+
+// The end of the run that starts at rules[i]: rules[i, end) share shape,
+// verdict and origin.
+size_t runEnd(std::span<const Rule* const> rules, size_t i) {
+  RunShape shape = runShape(*rules[i]);
+  size_t j = i + 1;
+  if (shape == RunShape::None) return j;
+  while (j < rules.size() && rules[j]->action == rules[i]->action && rules[j]->origin == rules[i]->origin &&
+         runShape(*rules[j]) == shape)
+    ++j;
+  return j;
+}
+
+void compileRun(Builder& b, std::string_view chain, std::span<const Rule* const> run) {
+  const Rule& first = *run.front();
+  const bool sourced = runShape(first) == RunShape::Sourced;
+  std::vector<std::optional<Family>> families;
+  if (sourced) families = {Family::V4, Family::V6};
+  else families = {std::nullopt};
+  for (std::optional<Family> f : families) {
+    std::string name = fmt::format("run_{}_{}_{}", chain, first.name, f ? familySuffix(*f) : "any");
+    Set& s = b.set(name, expr::runKeyType(f), expr::runKeyLen(f), 0);
+    s.counters = true;
+    for (const Rule* rule : run) {
+      std::string comment = RuleTag{rule->origin == Origin::Cli ? RuleKind::Cli : RuleKind::Policy, rule->name}.comment();
+      for (const PortSpec& p : rule->ports) {
+        for (Proto proto : p.protos) {
+          if (!sourced) {
+            s.elems.push_back(SetElem::of(expr::runKey(nullptr, expr::l4proto(proto), p.range.first), comment));
+            continue;
+          }
+          for (const Cidr& host : rule->from)
+            if (host.family == *f)
+              s.elems.push_back(SetElem::of(expr::runKey(&host, expr::l4proto(proto), p.range.first), comment));
+        }
+      }
+    }
+    // Sorted by key; of equal keys the earliest rule's element stays.
+    std::ranges::stable_sort(s.elems, {}, &SetElem::key);
+    auto dup = std::ranges::unique(s.elems, {}, &SetElem::key);
+    s.elems.erase(dup.begin(), dup.end());
+    Exprs match = f ? cat(expr::nfproto(*f), expr::runKeyLoad(f)) : expr::runKeyLoad(f);
+    Exprs verdict = first.action == Action::Allow ? expr::accept() : expr::drop();
+    b.addRule(chain, {RuleKind::Run, name}, cat(std::move(match), expr::lookupIn(name), std::move(verdict)), first.loc);
+  }
+}
+
+void compileChainRules(Builder& b, const Policy& policy, std::span<const Rule* const> rules) {
+  for (size_t i = 0; i < rules.size();) {
+    size_t end = runEnd(rules, i);
+    if (end - i >= kMinRunRules) {
+      compileRun(b, chainName(rules[i]->hook), rules.subspan(i, end - i));
+      i = end;
+      continue;
+    }
+    for (; i < end; ++i) compileRule(b, policy, *rules[i]);
+  }
+}
+
 void compileChainEnd(Builder& b, const Policy& policy, std::string_view chain, ChainPolicy chain_policy) {
   if (chain_policy != ChainPolicy::Drop) return;
   b.addRule(chain, {RuleKind::PolicyDrop, std::string(chain)}, expr::counter());
@@ -306,14 +420,50 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
   compileBans(b, bans, options);
   compileBuiltins(b, policy.builtins, "input");
   compileBuiltins(b, policy.builtins, "forward");
-  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output})
+  std::vector<const Rule*> chain_rules;
+  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
+    chain_rules.clear();
     for (const Rule& rule : policy.rules)
-      if (rule.hook == hook) compileRule(b, policy, rule);
+      if (rule.hook == hook) chain_rules.push_back(&rule);
+    compileChainRules(b, policy, chain_rules);
+  }
   compileChainEnd(b, policy, "input", policy.input_policy);
   compileChainEnd(b, policy, "forward", policy.forward_policy);
   compileChainEnd(b, policy, "output", policy.output_policy);
   for (auto& [name, set] : b.sets) b.rs.sets.push_back(std::move(set));
   return std::move(b.rs);
+}
+
+Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, const CompileOptions& options) {
+  Builder b;
+  b.rs.table = options.table;
+  for (const Rule* rule : rules) compileRule(b, policy, *rule);
+  for (auto& [name, set] : b.sets) b.rs.sets.push_back(std::move(set));
+  return std::move(b.rs);
+}
+
+std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options) {
+  return {banSet(bans, Family::V4, options), banSet(bans, Family::V6, options)};
+}
+
+bool compilesToRuns(const Policy& policy) {
+  std::vector<const Rule*> chain_rules;
+  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
+    chain_rules.clear();
+    for (const Rule& rule : policy.rules)
+      if (rule.hook == hook) chain_rules.push_back(&rule);
+    for (size_t i = 0; i < chain_rules.size();) {
+      size_t end = runEnd(chain_rules, i);
+      if (end - i >= kMinRunRules) return true;
+      i = end;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> ownedSetNames(std::string_view rule) {
+  return {fmt::format("s_{}_v4", rule),  fmt::format("s_{}_v6", rule),     fmt::format("p_{}_tcp", rule),
+          fmt::format("p_{}_udp", rule), fmt::format("meter_{}_v4", rule), fmt::format("meter_{}_v6", rule)};
 }
 
 }  // namespace rampart::fw

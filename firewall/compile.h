@@ -3,6 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "firewall/policy.h"
@@ -22,6 +25,26 @@ struct CompileOptions {
 // multi-port lists p_<rule>_tcp/_udp, several literal sources
 // s_<rule>_v4/_v6, per-source limits meter_<rule>_v4/_v6.
 Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const CompileOptions& options = {});
+
+// At least this many consecutive rules of one simple shape, verdict and
+// origin become one rule table (a set lookup with a counter per element)
+// instead of one kernel rule each: set names run_<chain>_<first rule>_v4,
+// _v6 (source address . protocol . port) or _any (protocol . port).
+inline constexpr size_t kMinRunRules = 16;
+// Whether compile(policy) makes any rule table.
+bool compilesToRuns(const Policy& policy);
+
+// Parts of compile() for the engine's incremental path (incremental.h).
+// The kernel rules of these policy rules alone, in compile()'s order, with
+// the sets they use (their own and their groups').
+Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, const CompileOptions& options = {});
+// The two ban sets, bans_v4 and bans_v6, as compile() makes them.
+std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options = {});
+// A group's set for one family (literal and resolved members).
+Set groupSet(const Group& group, Family family);
+std::string groupSetName(std::string_view group, Family family);  // g_<group>_v4
+// Every set a rule may own (s_, p_, meter_): no other rule uses them.
+std::vector<std::string> ownedSetNames(std::string_view rule);
 
 // The elements of an interval set holding these networks: sorted half-open
 // ranges, overlapping and adjacent ones merged.

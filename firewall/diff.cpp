@@ -158,26 +158,6 @@ void diffChainRules(const KernelRule* base, const std::vector<const KernelRule*>
   }
 }
 
-void diffElements(const Set& want, const Set& have, Changes& out) {
-  // Elements of dynamic sets belong to the kernel (meters fill them).
-  if ((want.flags & NFT_SET_EVAL) != 0) return;
-  // The set's shape without its elements (copying them only to clear them
-  // would cost a 100,000-element group two full copies per apply).
-  Set add;
-  add.name = want.name;
-  add.key_type = want.key_type;
-  add.key_len = want.key_len;
-  add.flags = want.flags;
-  add.timeout_ms = want.timeout_ms;
-  add.size = want.size;
-  add.handle = want.handle;
-  Set del = add;
-  std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
-  std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));
-  if (!add.elems.empty()) out.add_elems.push_back(std::move(add));
-  if (!del.elems.empty()) out.delete_elems.push_back(std::move(del));
-}
-
 }  // namespace
 
 bool Changes::empty() const {
@@ -196,6 +176,26 @@ size_t Changes::elementsDeleted() const {
   size_t n = 0;
   for (const auto& s : delete_elems) n += s.elems.size();
   return n;
+}
+
+void diffSetElements(const Set& want, const Set& have, Changes& out) {
+  // Elements of dynamic sets belong to the kernel (meters fill them).
+  if ((want.flags & NFT_SET_EVAL) != 0) return;
+  // The set's shape without its elements (copying them only to clear them
+  // would cost a 100,000-element group two full copies per apply).
+  Set add;
+  add.name = want.name;
+  add.key_type = want.key_type;
+  add.key_len = want.key_len;
+  add.flags = want.flags;
+  add.timeout_ms = want.timeout_ms;
+  add.size = want.size;
+  add.handle = want.handle;
+  Set del = add;
+  std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
+  std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));
+  if (!add.elems.empty()) out.add_elems.push_back(std::move(add));
+  if (!del.elems.empty()) out.delete_elems.push_back(std::move(del));
 }
 
 Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) {
@@ -221,7 +221,7 @@ Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) 
       out.delete_sets.push_back(s.name);
       out.add_sets.push_back(s);
     } else {
-      diffElements(s, *l, out);
+      diffSetElements(s, *l, out);
     }
   }
   for (const Set& s : live.sets)
@@ -252,6 +252,65 @@ std::string describe(const Changes& c) {
   for (const auto& s : c.add_elems) out += fmt::format("+ elements {} ({})\n", s.name, s.elems.size());
   for (const auto& a : c.add_rules) out += fmt::format("+ rule {} \"{}\"\n", a.rule.chain, tagOf(a.rule));
   return out;
+}
+
+}  // namespace rampart::fw
+
+namespace rampart::fw {
+
+bool applyChanges(Ruleset& rs, const Changes& c, std::span<const uint64_t> added_handles) {
+  if (c.delete_table || c.create_table || added_handles.size() != c.add_rules.size()) return false;
+  if (!c.delete_rules.empty()) {
+    std::unordered_set<uint64_t> gone;
+    for (const KernelRule& r : c.delete_rules) gone.insert(r.handle);
+    std::erase_if(rs.rules, [&](const KernelRule& r) { return gone.contains(r.handle); });
+  }
+  for (const std::string& name : c.delete_sets) std::erase_if(rs.sets, [&](const Set& s) { return s.name == name; });
+  for (const std::string& name : c.delete_chains)
+    std::erase_if(rs.chains, [&](const Chain& ch) { return ch.name == name; });
+  for (const Chain& ch : c.chains) {
+    auto it = std::ranges::find(rs.chains, ch.name, &Chain::name);
+    if (it == rs.chains.end()) rs.chains.push_back(ch);
+    else *it = ch;
+  }
+  for (const Set& s : c.add_sets) {
+    auto it = std::ranges::lower_bound(rs.sets, s.name, {}, &Set::name);
+    rs.sets.insert(it, s);
+  }
+  auto setOf = [&](const std::string& name) -> Set* {
+    auto it = std::ranges::find(rs.sets, name, &Set::name);
+    return it == rs.sets.end() ? nullptr : &*it;
+  };
+  for (const Set& d : c.delete_elems) {
+    Set* s = setOf(d.name);
+    if (s == nullptr) return false;
+    std::vector<SetElem> kept;
+    kept.reserve(s->elems.size());
+    std::ranges::set_difference(std::make_move_iterator(s->elems.begin()), std::make_move_iterator(s->elems.end()),
+                                d.elems.begin(), d.elems.end(), std::back_inserter(kept));
+    s->elems = std::move(kept);
+  }
+  for (const Set& a : c.add_elems) {
+    Set* s = setOf(a.name);
+    if (s == nullptr) return false;
+    size_t mid = s->elems.size();
+    s->elems.insert(s->elems.end(), a.elems.begin(), a.elems.end());
+    std::inplace_merge(s->elems.begin(), s->elems.begin() + static_cast<std::ptrdiff_t>(mid), s->elems.end());
+  }
+  for (size_t k = 0; k < c.add_rules.size(); ++k) {
+    const RuleAdd& a = c.add_rules[k];
+    KernelRule r = a.rule;
+    r.handle = added_handles[k];
+    if (r.handle == 0) return false;
+    if (a.position == 0) {
+      rs.rules.push_back(std::move(r));
+      continue;
+    }
+    auto at = std::ranges::find(rs.rules, a.position, &KernelRule::handle);
+    if (at == rs.rules.end()) return false;
+    rs.rules.insert(a.after ? at + 1 : at, std::move(r));
+  }
+  return true;
 }
 
 }  // namespace rampart::fw

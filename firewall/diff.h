@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,16 @@ struct Changes {
 
 // `live_present`: whether the table exists at all.
 Changes diff(const Ruleset& desired, const Ruleset& live, bool live_present);
+
+// The element adds and deletes that turn `have`'s elements into `want`'s
+// (same set shape), appended to `out`. Dynamic (meter) sets are skipped.
+void diffSetElements(const Set& want, const Set& have, Changes& out);
+
+// Makes `rs` what the kernel holds after committing `changes` to a table
+// that held `rs`: `added_handles` are the kernel's handles of add_rules.
+// Sets stay sorted by name. False when `rs` does not fit the changes (a
+// position handle or set it does not have); `rs` is then unusable.
+bool applyChanges(Ruleset& rs, const Changes& changes, std::span<const uint64_t> added_handles);
 
 // The changes as nft-like text, one line per change ("+ rule input ...").
 std::string describe(const Changes& changes);

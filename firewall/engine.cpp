@@ -13,6 +13,7 @@
 
 #include "firewall/compile.h"
 #include "firewall/diff.h"
+#include "firewall/incremental.h"
 #include "firewall/netlink.h"
 
 namespace rampart::fw {
@@ -54,6 +55,23 @@ struct Engine::Impl {
     cache = std::move(desired);
     cache_generation = generation;
     cache_policy = policy;
+    cache_bans = bans;
+  }
+
+  // The cache after an incremental commit: the old table with the changes
+  // applied. Many inserted rules cost a scan each; then dump next time.
+  void patch(const Changes& changes, const nl::BatchResult& sent, uint32_t generation, const Policy& policy,
+             const std::vector<Ban>& bans) {
+    constexpr size_t kMaxPatchedRules = 64;
+    if (!cache || changes.add_rules.size() > kMaxPatchedRules || !applyChanges(*cache, changes, sent.added_handles)) {
+      cache.reset();
+      cache_policy.reset();
+      return;
+    }
+    cache_generation = generation;
+    // Assignment reuses the old copy's storage: rules that did not change
+    // cost no allocation.
+    *cache_policy = policy;
     cache_bans = bans;
   }
 };
@@ -118,8 +136,18 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
       dumped = std::move(*d);
     }
     const std::optional<Ruleset>& live = from_cache ? impl_->cache : dumped;
-    Ruleset desired = compile(policy, bans, CompileOptions{table, now});
-    Changes changes = live ? diff(desired, *live, true) : diff(desired, Ruleset{}, false);
+    const CompileOptions compile_options{table, now};
+    // From the cache, the policy rules that differ are enough (incremental.h);
+    // otherwise, or when that path declines, compile everything and diff.
+    std::optional<Changes> incremental;
+    if (from_cache && impl_->cache_policy)
+      incremental = diffIncremental(*impl_->cache_policy, impl_->cache_bans, policy, bans, *impl_->cache,
+                                    compile_options);
+    Ruleset desired;
+    if (!incremental) desired = compile(policy, bans, compile_options);
+    Changes changes = incremental ? std::move(*incremental)
+                      : live      ? diff(desired, *live, true)
+                                  : diff(desired, Ruleset{}, false);
     if (changes.empty()) {
       if (from_cache) {  // the cache is what this input compiles to
         impl_->cache_policy = policy;
@@ -146,7 +174,8 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
       continue;
     }
     // A commit moves the generation on by exactly one (nf_tables_commit).
-    impl_->remember(std::move(desired), changes, *sent, *gen + 1, policy, bans);
+    if (incremental) impl_->patch(changes, *sent, *gen + 1, policy, bans);
+    else impl_->remember(std::move(desired), changes, *sent, *gen + 1, policy, bans);
     report.messages = sent->messages;
     report.rules_added = changes.add_rules.size();
     report.rules_deleted = changes.delete_rules.size();
@@ -189,7 +218,27 @@ Result<LiveState> Engine::dump() {
   for (const Set& s : rs.sets)
     if (s.name.starts_with("bans_")) state.bans += s.elems.size();
   std::map<std::string, size_t> index;  // policy rule name -> position in state.rules
+  auto count = [&](const RuleTag& tag, Hook hook, Action action, uint64_t handle, uint64_t packets, uint64_t bytes) {
+    auto [it, fresh] = index.emplace(tag.name, state.rules.size());
+    if (fresh)
+      state.rules.push_back(LiveRule{tag.name, hook, action, tag.kind == RuleKind::Cli ? Origin::Cli : Origin::Config,
+                                     0, 0, handle});
+    // One policy rule may be several kernel rules (per family, per protocol)
+    // or several elements of a rule table.
+    state.rules[it->second].packets += packets;
+    state.rules[it->second].bytes += bytes;
+  };
   for (const KernelRule& r : rs.rules) {
+    if (r.tag.kind == RuleKind::Run) {
+      const Set* table = rs.findSet(r.tag.name);
+      if (table == nullptr) continue;
+      for (const SetElem& e : table->elems) {
+        RuleTag tag = RuleTag::parse(e.comment);
+        if (tag.kind == RuleKind::Policy || tag.kind == RuleKind::Cli)
+          count(tag, hookOf(r.chain), actionOf(r), r.handle, e.packets, e.bytes);
+      }
+      continue;
+    }
     auto counter = r.counter();
     if (r.tag.kind == RuleKind::PolicyDrop) {
       auto& d = state.dropped[static_cast<size_t>(hookOf(r.chain))];
@@ -198,14 +247,7 @@ Result<LiveState> Engine::dump() {
       continue;
     }
     if (r.tag.kind != RuleKind::Policy && r.tag.kind != RuleKind::Cli) continue;
-    auto [it, fresh] = index.emplace(r.tag.name, state.rules.size());
-    if (fresh) {
-      state.rules.push_back(LiveRule{r.tag.name, hookOf(r.chain), actionOf(r),
-                                     r.tag.kind == RuleKind::Cli ? Origin::Cli : Origin::Config, 0, 0, r.handle});
-    }
-    // One policy rule may be several kernel rules (per family, per protocol).
-    state.rules[it->second].packets += counter.packets;
-    state.rules[it->second].bytes += counter.bytes;
+    count(r.tag, hookOf(r.chain), actionOf(r), r.handle, counter.packets, counter.bytes);
   }
   return state;
 }

@@ -42,14 +42,14 @@ Bytes hostU32(uint32_t v) {
   return b;
 }
 
-// payload load into reg 1: [ payload load <len>b @ <base> + <offset> => reg 1 ]
-Expr payload(uint32_t base, uint32_t offset, uint32_t len) {
-  return make("payload", {u32(NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1), u32(NFTNL_EXPR_PAYLOAD_BASE, base),
+// payload load: [ payload load <len>b @ <base> + <offset> => reg 1 ]
+Expr payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg = NFT_REG_1) {
+  return make("payload", {u32(NFTNL_EXPR_PAYLOAD_DREG, dreg), u32(NFTNL_EXPR_PAYLOAD_BASE, base),
                           u32(NFTNL_EXPR_PAYLOAD_OFFSET, offset), u32(NFTNL_EXPR_PAYLOAD_LEN, len)});
 }
 // meta load <key> => reg 1
-Expr meta(uint32_t key) {
-  return make("meta", {u32(NFTNL_EXPR_META_KEY, key), u32(NFTNL_EXPR_META_DREG, NFT_REG_1)});
+Expr meta(uint32_t key, uint32_t dreg = NFT_REG_1) {
+  return make("meta", {u32(NFTNL_EXPR_META_KEY, key), u32(NFTNL_EXPR_META_DREG, dreg)});
 }
 // ct load <key> => reg 1
 Expr ct(uint32_t key) {
@@ -197,5 +197,45 @@ Exprs meter(Family f, std::string_view set, Rate r) {
   out.push_back(std::move(dyn));
   return out;
 }
+
+// [ip saddr .] meta l4proto . th dport, each field in its own 32-bit
+// register from reg 1 on, as nft lays out a concatenation:
+//   [ payload load 4b @ network header + 12 => reg 1 ]   (16b for ip6)
+//   [ meta load l4proto => reg 9 ]                        (reg 12 after ip6)
+//   [ payload load 2b @ transport header + 2 => reg 10 ]
+Exprs runKeyLoad(std::optional<Family> f) {
+  Exprs out;
+  uint32_t reg = NFT_REG32_00;
+  if (f) {
+    out.push_back(payload(NFT_PAYLOAD_NETWORK_HEADER, *f == Family::V4 ? 12 : 8, *f == Family::V4 ? 4 : 16,
+                          NFT_REG_1));
+    reg += *f == Family::V4 ? 1 : 4;
+  }
+  out.push_back(meta(NFT_META_L4PROTO, reg == NFT_REG32_00 ? uint32_t{NFT_REG_1} : reg));
+  out.push_back(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1));
+  return out;
+}
+
+uint32_t runKeyLen(std::optional<Family> f) { return (f ? (*f == Family::V4 ? 4 : 16) : 0) + 4 + 4; }
+
+uint32_t runKeyType(std::optional<Family> f) {
+  // nft encodes a concatenation's type as its parts' ids, 6 bits each.
+  uint32_t t = kTypeInetProto << 6 | kTypeInetService;
+  if (f) t |= (*f == Family::V4 ? kTypeIpv4Addr : kTypeIpv6Addr) << 12;
+  return t;
+}
+
+Bytes runKey(const Cidr* host, uint8_t proto, uint16_t port) {
+  Bytes key;
+  if (host != nullptr) {
+    size_t len = host->family == Family::V4 ? 4 : 16;
+    key.assign(host->addr.begin(), host->addr.begin() + static_cast<std::ptrdiff_t>(len));
+  }
+  key.insert(key.end(), {proto, 0, 0, 0, static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port), 0, 0});
+  return key;
+}
+
+// lookup reg 1 set <name>
+Exprs lookupIn(std::string_view set) { return {lookup(set)}; }
 
 }  // namespace rampart::fw::expr

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@ inline constexpr uint8_t kIcmpV6 = 58;
 // nft datatype ids for set keys (what `nft list` shows as `type ...`).
 inline constexpr uint32_t kTypeIpv4Addr = 7;
 inline constexpr uint32_t kTypeIpv6Addr = 8;
+inline constexpr uint32_t kTypeInetProto = 12;
 inline constexpr uint32_t kTypeInetService = 13;
 inline constexpr uint32_t kTypeIcmpType = 14;
 inline constexpr uint32_t kTypeIcmp6Type = 29;
@@ -48,6 +50,16 @@ Exprs accept();                                // accept
 Exprs drop();                                  // drop
 // add @set { ip saddr limit rate over 10/minute }  (per source address)
 Exprs meter(Family f, std::string_view set, Rate r);
+
+// The key of a rule table (compile.h): ip saddr . meta l4proto . th dport
+// for family f, meta l4proto . th dport without one.
+Exprs runKeyLoad(std::optional<Family> f);
+uint32_t runKeyLen(std::optional<Family> f);
+uint32_t runKeyType(std::optional<Family> f);
+// One key: `host` (nullptr: no address part), protocol and port, padded
+// to 32 bits per field as the registers hold them.
+Bytes runKey(const Cidr* host, uint8_t proto, uint16_t port);
+Exprs lookupIn(std::string_view set);          // lookup reg 1 @set
 
 // ct state bits (host order), as nf_conntrack_common.h defines them.
 inline constexpr uint32_t kCtInvalid = 1u << 0;

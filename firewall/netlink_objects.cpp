@@ -61,11 +61,17 @@ Expr readExpr(const nftnl_expr* e) {
   return x;
 }
 
-void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint64_t> timeout) {
+void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint64_t> timeout,
+             const std::string& comment = {}) {
   nftnl_set_elem* e = nftnl_set_elem_alloc();
   nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<uint32_t>(key.size()));
   if (flags != 0) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
   if (timeout) nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, *timeout);
+  if (!comment.empty()) {
+    // The same TLV layout as a rule's comment (NFTNL_UDATA_SET_ELEM_COMMENT).
+    Bytes ud = commentUserdata(comment);
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, ud.data(), static_cast<uint32_t>(ud.size()));
+  }
   nftnl_set_elem_add(s, e);  // the set owns the element now
 }
 
@@ -74,7 +80,7 @@ void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint6
 void addElems(nftnl_set* s, const Set& set, size_t first, size_t last) {
   for (size_t i = first; i < last && i < set.elems.size(); ++i) {
     const SetElem& e = set.elems[i];
-    addElem(s, e.key, 0, e.timeout_ms);
+    addElem(s, e.key, 0, e.timeout_ms, e.comment);
     // The kernel refuses a timeout on an end element: the start carries it.
     if (set.interval() && !e.key_end.empty()) addElem(s, e.key_end, NFT_SET_ELEM_INTERVAL_END, std::nullopt);
   }
@@ -128,6 +134,8 @@ SetPtr toNftnl(const std::string& table, const Set& set, bool with_elems) {
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, set.key_len);
   if (set.timeout_ms) nftnl_set_set_u64(s.get(), NFTNL_SET_TIMEOUT, *set.timeout_ms);
   if (set.size != 0) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, set.size);
+  // `counter` on the set: the kernel gives each element a counter of its own.
+  if (set.counters) nftnl_set_add_expr(s.get(), nftnl_expr_alloc("counter"));
   if (with_elems) {
     addElems(s.get(), set, 0, set.elems.size());
   }
@@ -181,10 +189,21 @@ Set fromNftnl(const nftnl_set* s) {
   if (nftnl_set_is_set(s, NFTNL_SET_DESC_SIZE)) out.size = nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE);
   out.handle = nftnl_set_get_u64(s, NFTNL_SET_HANDLE);
 
+  nftnl_set_expr_foreach(
+      s,
+      [](nftnl_expr* e, void* data) {
+        if (std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) == "counter") *static_cast<bool*>(data) = true;
+        return 0;
+      },
+      &out.counters);
+
   struct Raw {
     Bytes key;
     bool end;
     std::optional<uint64_t> expiration;
+    std::string comment;
+    uint64_t packets = 0;
+    uint64_t bytes = 0;
   };
   std::vector<Raw> raw;
   nftnl_set_elem_foreach(
@@ -192,7 +211,22 @@ Set fromNftnl(const nftnl_set* s) {
       [](nftnl_set_elem* e, void* data) {
         uint32_t len = 0;
         const auto* k = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
-        Raw item{Bytes(k, k + len), false, std::nullopt};
+        Raw item{Bytes(k, k + len), false, std::nullopt, {}, 0, 0};
+        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+          uint32_t ud_len = 0;
+          const void* ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &ud_len);
+          item.comment = commentFromUserdata(ud, ud_len);
+        }
+        nftnl_set_elem_expr_foreach(
+            e,
+            [](nftnl_expr* x, void* out_item) {
+              if (std::string_view(nftnl_expr_get_str(x, NFTNL_EXPR_NAME)) != "counter") return 0;
+              auto* r = static_cast<Raw*>(out_item);
+              r->packets = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+              r->bytes = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+              return 0;
+            },
+            &item);
         if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
           item.end = (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END) != 0;
         if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
@@ -204,11 +238,10 @@ Set fromNftnl(const nftnl_set* s) {
   std::ranges::sort(raw, {}, &Raw::key);
   bool open = false;
   for (Raw& r : raw) {
-    if (!out.interval()) {
-      out.elems.push_back(SetElem{std::move(r.key), {}, std::nullopt, r.expiration});
-    } else if (!r.end) {
-      out.elems.push_back(SetElem{std::move(r.key), {}, std::nullopt, r.expiration});
-      open = true;
+    if (!out.interval() || !r.end) {
+      out.elems.push_back(SetElem{std::move(r.key), {}, std::nullopt, r.expiration, std::move(r.comment), r.packets,
+                                  r.bytes});
+      open = out.interval();
     } else if (open) {
       out.elems.back().key_end = std::move(r.key);
       open = false;

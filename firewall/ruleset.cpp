@@ -67,6 +67,7 @@ std::string RuleTag::comment() const {
     case RuleKind::Ban: return "ban:" + name;
     case RuleKind::LogDrop: return "log:" + name;
     case RuleKind::PolicyDrop: return "policy:" + name;
+    case RuleKind::Run: return "run:" + name;
     case RuleKind::Unknown: return name;
   }
   return name;
@@ -76,7 +77,7 @@ RuleTag RuleTag::parse(std::string_view comment) {
   static constexpr std::pair<std::string_view, RuleKind> kKinds[] = {
       {"rule:", RuleKind::Policy},     {"cli:", RuleKind::Cli},       {"limit:", RuleKind::Meter},
       {"builtin:", RuleKind::Builtin}, {"ban:", RuleKind::Ban},       {"log:", RuleKind::LogDrop},
-      {"policy:", RuleKind::PolicyDrop}};
+      {"policy:", RuleKind::PolicyDrop}, {"run:", RuleKind::Run}};
   for (const auto& [prefix, kind] : kKinds)
     if (comment.starts_with(prefix)) return RuleTag{kind, std::string(comment.substr(prefix.size()))};
   return RuleTag{RuleKind::Unknown, std::string(comment)};

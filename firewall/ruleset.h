@@ -48,6 +48,8 @@ enum class RuleKind : uint8_t {
   Ban,        // "ban:v4" / "ban:v6"
   LogDrop,    // "log:<chain>"
   PolicyDrop, // "policy:<chain>" counts what the chain policy drops
+  Run,        // "run:<set>" many policy rules of one shape as one lookup in
+              // a set whose elements are those rules (compile.h)
   Unknown,    // a rule rampart did not write (drift)
 };
 
@@ -95,10 +97,23 @@ struct SetElem {
   Bytes key_end;
   std::optional<uint64_t> timeout_ms;     // desired: the element's lifetime
   std::optional<uint64_t> expiration_ms;  // dump: time left
-  bool operator==(const SetElem& o) const { return key == o.key && key_end == o.key_end; }
+  // In a rule table (RuleKind::Run) the element stands for a policy rule:
+  // its comment is that rule's tag ("rule:<name>"), and its counter counts
+  // the packets that rule matched.
+  std::string comment;
+  uint64_t packets = 0;  // dump only, like a rule's counter values
+  uint64_t bytes = 0;
+  static SetElem of(Bytes key, std::string comment = {}) {
+    SetElem e;
+    e.key = std::move(key);
+    e.comment = std::move(comment);
+    return e;
+  }
+  bool operator==(const SetElem& o) const { return key == o.key && key_end == o.key_end && comment == o.comment; }
   auto operator<=>(const SetElem& o) const {
     if (auto c = key <=> o.key; c != 0) return c;
-    return key_end <=> o.key_end;
+    if (auto c = key_end <=> o.key_end; c != 0) return c;
+    return comment <=> o.comment;
   }
 };
 
@@ -109,13 +124,14 @@ struct Set {
   uint32_t flags = 0;     // NFT_SET_INTERVAL, NFT_SET_TIMEOUT, NFT_SET_EVAL
   std::optional<uint64_t> timeout_ms;
   uint32_t size = 0;      // 0: no limit (dynamic sets always have one)
+  bool counters = false;  // every element has its own counter (`counter` in nft)
   std::vector<SetElem> elems;  // sorted, unique
   uint64_t handle = 0;
   bool interval() const;
   // Same definition (elements aside).
   bool sameShape(const Set& o) const {
     return name == o.name && key_type == o.key_type && key_len == o.key_len && flags == o.flags &&
-           timeout_ms == o.timeout_ms && size == o.size;
+           timeout_ms == o.timeout_ms && size == o.size && counters == o.counters;
   }
 };
 
