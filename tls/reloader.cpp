@@ -21,13 +21,22 @@ FileStamp stampOf(const std::string& path) {
                    st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec};
 }
 
-Reloader::Reloader(ServerConfig config, std::shared_ptr<HandshakeCounters> counters)
-    : config_(std::move(config)), counters_(counters ? std::move(counters) : std::make_shared<HandshakeCounters>()) {}
+Reloader::Reloader(ServerConfig config, std::shared_ptr<HandshakeCounters> counters,
+                   std::shared_ptr<TicketKeys> tickets)
+    : config_(std::move(config)),
+      counters_(counters ? std::move(counters) : std::make_shared<HandshakeCounters>()),
+      tickets_(std::move(tickets)) {}
 
-Result<std::shared_ptr<Reloader>> Reloader::create(ServerConfig config, std::shared_ptr<HandshakeCounters> counters) {
-  std::shared_ptr<Reloader> r(new Reloader(std::move(config), std::move(counters)));
+Result<std::shared_ptr<Reloader>> Reloader::create(ServerConfig config, std::shared_ptr<HandshakeCounters> counters,
+                                                   std::shared_ptr<TicketKeys> tickets) {
+  if (!tickets) {
+    auto made = TicketKeys::create();
+    if (!made) return std::unexpected(made.error());
+    tickets = std::move(*made);
+  }
+  std::shared_ptr<Reloader> r(new Reloader(std::move(config), std::move(counters), std::move(tickets)));
   auto before = r->stamps();
-  auto ctx = ServerContext::create(r->config_, r->counters_);
+  auto ctx = ServerContext::create(r->config_, r->counters_, r->tickets_);
   if (!ctx) return std::unexpected(ctx.error());
   r->current_ = std::move(*ctx);
   r->attempted_ = before;
@@ -54,7 +63,7 @@ Result<bool> Reloader::load(bool force) {
     std::lock_guard lock(mu_);
     if (!force && before == attempted_) return false;
   }
-  auto ctx = ServerContext::create(config_, counters_);
+  auto ctx = ServerContext::create(config_, counters_, tickets_);
   // A file replaced while we read it (a writer without rename) may have been
   // read half-way: whatever we built is discarded and the next check retries.
   if (stamps() != before) return false;

@@ -31,9 +31,11 @@ FileStamp stampOf(const std::string& path);
 
 class Reloader : public std::enable_shared_from_this<Reloader> {
  public:
-  // Loads the first context; an error here is a start-up error.
+  // Loads the first context; an error here is a start-up error. `tickets`:
+  // none makes one set of ticket keys (default rotation) for all contexts.
   static Result<std::shared_ptr<Reloader>> create(ServerConfig config,
-                                                  std::shared_ptr<HandshakeCounters> counters = {});
+                                                  std::shared_ptr<HandshakeCounters> counters = {},
+                                                  std::shared_ptr<TicketKeys> tickets = {});
 
   // The context new connections use.
   std::shared_ptr<ServerContext> current() const;
@@ -57,16 +59,20 @@ class Reloader : public std::enable_shared_from_this<Reloader> {
   uint64_t failures() const { return failures_.load(); }
   const HandshakeCounters& handshakes() const { return *counters_; }
   const std::shared_ptr<HandshakeCounters>& sharedHandshakes() const { return counters_; }
+  // The session ticket keys every context of this Reloader shares, so
+  // tickets issued before a reload resume after it.
+  const std::shared_ptr<TicketKeys>& ticketKeys() const { return tickets_; }
   const ServerConfig& config() const { return config_; }
 
  private:
-  Reloader(ServerConfig config, std::shared_ptr<HandshakeCounters> counters);
+  Reloader(ServerConfig config, std::shared_ptr<HandshakeCounters> counters, std::shared_ptr<TicketKeys> tickets);
   std::vector<FileStamp> stamps() const;
   Result<bool> load(bool force);
   void arm();
 
   ServerConfig config_;
   std::shared_ptr<HandshakeCounters> counters_;
+  std::shared_ptr<TicketKeys> tickets_;
   mutable std::mutex mu_;
   std::shared_ptr<ServerContext> current_;
   std::vector<FileStamp> attempted_;  // stamps of the last load attempt, good or bad

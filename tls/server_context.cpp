@@ -118,15 +118,23 @@ ServerContext::ServerContext(ServerConfig config, Identity identity, std::shared
 ServerContext::~ServerContext() = default;
 
 Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerConfig& config,
-                                                             std::shared_ptr<HandshakeCounters> counters) {
+                                                             std::shared_ptr<HandshakeCounters> counters,
+                                                             std::shared_ptr<TicketKeys> tickets) {
   auto identity = Identity::load(config.cert_file, config.key_file);
   if (!identity) return std::unexpected(identity.error());
-  return create(config, std::move(*identity), std::move(counters));
+  return create(config, std::move(*identity), std::move(counters), std::move(tickets));
 }
 
 Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerConfig& config, Identity identity,
-                                                             std::shared_ptr<HandshakeCounters> counters) {
+                                                             std::shared_ptr<HandshakeCounters> counters,
+                                                             std::shared_ptr<TicketKeys> tickets) {
+  if (!tickets) {
+    auto own = TicketKeys::create();
+    if (!own) return std::unexpected(own.error());
+    tickets = std::move(*own);
+  }
   std::shared_ptr<ServerContext> sc(new ServerContext(config, std::move(identity), std::move(counters)));
+  sc->tickets_ = std::move(tickets);
   SSL_CTX* ctx = sc->ctx_->native_handle();
   ERR_clear_error();
   if (auto r = setVersionsAndCiphers(ctx, config); !r) return std::unexpected(r.error());
@@ -138,6 +146,11 @@ Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerConfig&
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_sess_set_cache_size(ctx, 1024);
+  // Tickets are sealed with keys shared across reloads. A ticket lives no
+  // longer than its key is still accepted (at least one rotation period).
+  if (auto r = sc->tickets_->install(ctx); !r) return std::unexpected(r.error());
+  const long rotation = static_cast<long>(sc->tickets_->rotateEvery().count());
+  if (SSL_CTX_get_timeout(ctx) > rotation) SSL_CTX_set_timeout(ctx, rotation);
   return sc;
 }
 

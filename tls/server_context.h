@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "tls/identity.h"
 #include "tls/server_config.h"
+#include "tls/ticket_keys.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -36,11 +37,16 @@ inline constexpr const char* kIntermediateCiphers =
 class ServerContext {
  public:
   // Loads the identity from config.cert_file/key_file, then builds.
+  // `tickets`: the session ticket keys to seal and open tickets with, shared
+  // with the contexts before and after this one (tls/ticket_keys.h); none:
+  // keys of its own.
   static Result<std::shared_ptr<ServerContext>> create(const ServerConfig& config,
-                                                       std::shared_ptr<HandshakeCounters> counters = {});
+                                                       std::shared_ptr<HandshakeCounters> counters = {},
+                                                       std::shared_ptr<TicketKeys> tickets = {});
   // Builds around an identity already loaded and checked.
   static Result<std::shared_ptr<ServerContext>> create(const ServerConfig& config, Identity identity,
-                                                       std::shared_ptr<HandshakeCounters> counters = {});
+                                                       std::shared_ptr<HandshakeCounters> counters = {},
+                                                       std::shared_ptr<TicketKeys> tickets = {});
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;
   ServerContext& operator=(const ServerContext&) = delete;
@@ -52,12 +58,14 @@ class ServerContext {
   void recordHandshake(bool ok) const { (ok ? counters_->success : counters_->failure).fetch_add(1); }
   const HandshakeCounters& counters() const { return *counters_; }
   const std::shared_ptr<HandshakeCounters>& sharedCounters() const { return counters_; }
+  const std::shared_ptr<TicketKeys>& ticketKeys() const { return tickets_; }
 
  private:
   ServerContext(ServerConfig config, Identity identity, std::shared_ptr<HandshakeCounters> counters);
   ServerConfig config_;
   Identity identity_;
   std::shared_ptr<HandshakeCounters> counters_;
+  std::shared_ptr<TicketKeys> tickets_;  // outlives ctx_, whose callback uses it
   std::unique_ptr<boost::asio::ssl::context> ctx_;
 };
 
