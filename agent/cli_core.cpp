@@ -12,9 +12,13 @@
 #include "agent/control_client.h"
 #include "agent/daemon.h"
 #include "agent/web_component.h"
+#include "common/text.h"
 
 namespace rampart::agent {
 namespace {
+
+// How much of a path a message shows.
+constexpr size_t kShownPath = 200;
 
 std::string humanDuration(int64_t seconds) {
   if (seconds < 60) return fmt::format("{}s", seconds);
@@ -27,7 +31,7 @@ void runCheck(CliContext& ctx) {
   struct stat st {};
   if (!ctx.config_explicit && ::stat(ctx.config_path.c_str(), &st) != 0) {
     std::printf("%s: no such file; the embedded default applies and is valid\n",
-                ctx.config_path.c_str());
+                printableClip(ctx.config_path, kShownPath).c_str());
     return;
   }
   auto cfg = loadConfig(ctx.config_path);
@@ -36,7 +40,7 @@ void runCheck(CliContext& ctx) {
     ctx.exit_code = kExitError;
     return;
   }
-  std::printf("%s: configuration is valid\n", ctx.config_path.c_str());
+  std::printf("%s: configuration is valid\n", printableClip(ctx.config_path, kShownPath).c_str());
 }
 
 void printStatus(const nlohmann::json& s) {
@@ -67,6 +71,35 @@ void printStatus(const nlohmann::json& s) {
   }
 }
 
+// The subcommand chain a parse got to: `rampart fw frobnicate` stops at fw.
+const CLI::App* deepestVerb(const CLI::App* app) {
+  while (!app->get_subcommands().empty()) app = app->get_subcommands().front();
+  return app;
+}
+
+// How a parse error is printed: one line, escaped and bounded (CLI11 quotes
+// the arguments it could not use), then the --help hint. A word where a verb
+// is required is named as an unknown verb, with the verbs there are.
+std::string usageMessage(const CLI::App* app, const CLI::Error& e) {
+  std::string line = e.what();
+  const CLI::App* at = deepestVerb(app);
+  const auto extras = app->remaining(true);
+  const auto verbs = at->get_subcommands([](const CLI::App*) { return true; });
+  if (!verbs.empty() && !extras.empty() && !extras.front().starts_with('-')) {
+    std::string names;
+    for (const auto* v : verbs) names += fmt::format("{}{}", names.empty() ? "" : ", ", v->get_name());
+    std::string path;
+    for (const auto* a = at; a->get_parent() != nullptr; a = a->get_parent()) path = " " + a->get_name() + path;
+    line = fmt::format("rampart{}: unknown verb '{}' (expected one of: {})", path, printableClip(extras.front()),
+                       names);
+  }
+  std::string out = printableLine(line) + "\n";
+  if (app->get_help_ptr() != nullptr) {
+    out += fmt::format("Run with {} for more information.\n", app->get_help_ptr()->get_name());
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string controlSocketPath(const CliContext& ctx) {
@@ -93,16 +126,18 @@ std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
       std::fprintf(stderr,
                    "rampart agent is not running (no socket at %s); start it with "
                    "`systemctl start rampart` or `rampart agent`\n",
-                   path.c_str());
+                   printableClip(path, kShownPath).c_str());
       ctx.exit_code = kExitNoAgent;
     } else {
-      std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), answer.error().message.c_str());
+      std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), printableLine(answer.error().message).c_str());
       ctx.exit_code = kExitError;
     }
     return std::nullopt;
   }
   if (!answer->ok) {
-    std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), answer->error.c_str());
+    // The agent's answer may quote what was sent; print it as any message
+    // that quotes user text.
+    std::fprintf(stderr, "rampart: %s%s\n", what.c_str(), printableLine(answer->error).c_str());
     ctx.exit_code = answer->code == "usage" ? kExitUsage : kExitError;
     return std::nullopt;
   }
@@ -110,6 +145,8 @@ std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
 }
 
 void addCoreCommands(CLI::App& app, CliContext& ctx) {
+  app.failure_message(usageMessage);
+
   app.add_subcommand("version", "print the version")->callback([] {
     std::printf("rampart %s\n", RAMPART_VERSION);
   });

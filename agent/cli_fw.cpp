@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "agent/control_client.h"
 #include "agent/fw_format.h"
 #include "agent/fw_state.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "firewall/policy.h"
 
@@ -38,10 +41,6 @@ struct Usage {
 
 [[noreturn]] void usage(std::string what) { throw Usage{std::move(what)}; }
 
-std::string clip(std::string_view s) {
-  return s.size() > 64 ? fmt::format("{}…", s.substr(0, 64)) : std::string(s);
-}
-
 void checkLength(std::string_view arg, const std::string& value) {
   if (value.size() > kMaxArg) usage(fmt::format("{}: longer than {} characters", arg, kMaxArg));
 }
@@ -59,18 +58,39 @@ int64_t nowMs() {
       .count();
 }
 
+// Whether the option was on the command line (perhaps with an empty value).
+bool given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; }
+
 void checkDuration(std::string_view arg, const std::string& text) {
   checkLength(arg, text);
   auto d = Duration::parse(text);
-  if (!d) usage(fmt::format("{} '{}': {}", arg, clip(text), d.error()));
+  if (!d) usage(fmt::format("{} '{}': {}", arg, printableClip(text), d.error()));
 }
 
 void checkFrom(const std::vector<std::string>& from) {
   for (const auto& f : from) {
     checkLength("--from", f);
     auto c = fw::Cidr::parse(f);
-    if (!c && !fw::isValidGroupName(f)) usage(fmt::format("--from '{}': {}", clip(f), c.error()));
+    if (!c && !fw::isValidGroupName(f)) usage(fmt::format("--from '{}': {}", printableClip(f), c.error()));
   }
+}
+
+// `fw delete NAME|NUMBER`: a number of `fw status` (1 or more) or a rule
+// name as firewall/policy.h allows it; anything else is refused here, before
+// it is sent.
+void checkDeleteTarget(const std::string& target) {
+  if (target.empty()) usage("NAME|NUMBER '': expected a rule name or its number in `rampart fw status`");
+  checkLength("NAME|NUMBER", target);
+  const bool number = std::all_of(target.begin(), target.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (number) {
+    if (target.find_first_not_of('0') == std::string::npos)
+      usage("NUMBER '0': rules are numbered from 1 (see `rampart fw status`)");
+    return;
+  }
+  if (!fw::isValidRuleName(target))
+    usage(fmt::format("NAME '{}': not a rule name (expected 1 to 64 of A-Z a-z 0-9 _ . -) "
+                      "nor a number from `rampart fw status`",
+                      printableClip(target)));
 }
 
 // Runs a verb: a Usage thrown while checking arguments is exit 2.
@@ -80,7 +100,9 @@ auto verb(CliContext& ctx, std::string name, F f) {
     try {
       f();
     } catch (const Usage& u) {
-      std::fprintf(stderr, "rampart: fw %s: %s\n", name.c_str(), u.what.c_str());
+      // The reason may quote a library's message about the argument: it
+      // is escaped and bounded as the argument itself is.
+      std::fprintf(stderr, "rampart: fw %s: %s\n", name.c_str(), printableLine(u.what).c_str());
       ctx.exit_code = kExitUsage;
     }
   };
@@ -103,35 +125,38 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
                                 allow ? "allow new connections to a port" : "drop traffic to a port (or any)");
   cmd->add_option("PORT", a->port, allow ? "PORT[/tcp|udp]" : "PORT[/tcp|udp] or any")->required();
   cmd->add_option("--from", a->from, "address, network or group (repeatable)");
-  cmd->add_option("--name", a->name, "the rule's name (generated if absent)");
-  cmd->add_option("--for", a->for_, "temporary: removes itself after this long (30m, 2h, 7d)");
-  if (allow) cmd->add_option("--limit", a->limit, "new connections per source address (10/minute)");
+  // An option given with an empty value is an error, not the option left
+  // out: `--name "$NAME"` with NAME unset must not add an unnamed rule.
+  auto* name_opt = cmd->add_option("--name", a->name, "the rule's name (generated if absent)");
+  auto* for_opt = cmd->add_option("--for", a->for_, "temporary: removes itself after this long (30m, 2h, 7d)");
+  CLI::Option* limit_opt = nullptr;
+  if (allow) limit_opt = cmd->add_option("--limit", a->limit, "new connections per source address (10/minute)");
   cmd->add_flag("--force", a->force, "even if it would cut an SSH session");
   cmd->add_flag("--json", a->json, "machine-readable output");
-  cmd->callback(verb(ctx, allow ? "allow" : "deny", [&ctx, a, allow] {
+  cmd->callback(verb(ctx, allow ? "allow" : "deny", [&ctx, a, allow, name_opt, for_opt, limit_opt] {
     json p = json::object();
     checkLength("PORT", a->port);
     if (allow || a->port != "any") {
       auto spec = fw::PortSpec::parse(a->port);
-      if (!spec) usage(fmt::format("PORT '{}': {}", clip(a->port), spec.error()));
+      if (!spec) usage(fmt::format("PORT '{}': {}", printableClip(a->port), spec.error()));
       p["ports"] = json::array({a->port});
     }
     checkFrom(a->from);
     if (a->from.size() > 256) usage("--from: at most 256 sources");
     p["from"] = a->from;
-    if (!a->name.empty()) {
+    if (given(name_opt)) {
       if (!fw::isValidRuleName(a->name))
-        usage(fmt::format("--name '{}': expected 1 to 64 of A-Z a-z 0-9 _ . -", clip(a->name)));
+        usage(fmt::format("--name '{}': expected 1 to 64 of A-Z a-z 0-9 _ . -", printableClip(a->name)));
       p["name"] = a->name;
     }
-    if (!a->for_.empty()) {
+    if (given(for_opt)) {
       checkDuration("--for", a->for_);
       p["for"] = a->for_;
     }
-    if (!a->limit.empty()) {
+    if (given(limit_opt)) {
       checkLength("--limit", a->limit);
       auto rate = Rate::parse(a->limit);
-      if (!rate) usage(fmt::format("--limit '{}': {}", clip(a->limit), rate.error()));
+      if (!rate) usage(fmt::format("--limit '{}': {}", printableClip(a->limit), rate.error()));
       p["limit"] = a->limit;
     }
     p["force"] = a->force;
@@ -157,7 +182,7 @@ std::vector<std::string> readBanFile(const std::string& file) {
   std::istream* src = &std::cin;
   if (file != "-") {
     in.open(file);
-    if (!in) usage(fmt::format("--file '{}': cannot be read: {}", clip(file), std::strerror(errno)));
+    if (!in) usage(fmt::format("--file '{}': cannot be read: {}", printableClip(file), std::strerror(errno)));
     src = &in;
   }
   std::vector<std::string> chunks(1);
@@ -165,15 +190,15 @@ std::vector<std::string> readBanFile(const std::string& file) {
   size_t n = 0, count = 0, escaped = 0;  // escaped: the chunk's size inside JSON
   while (std::getline(*src, line)) {
     ++n;
-    if (line.size() > kMaxArg) usage(fmt::format("--file {} line {}: longer than {} characters", clip(file), n, kMaxArg));
+    if (line.size() > kMaxArg) usage(fmt::format("--file {} line {}: longer than {} characters", printableClip(file), n, kMaxArg));
     auto hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
     auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos) continue;
     line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
     auto c = fw::Cidr::parse(line);
-    if (!c) usage(fmt::format("--file {} line {}: '{}': {}", clip(file), n, clip(line), c.error()));
-    if (++count > kMaxBans) usage(fmt::format("--file {}: more than {} addresses", clip(file), kMaxBans));
+    if (!c) usage(fmt::format("--file {} line {}: '{}': {}", printableClip(file), n, printableClip(line), c.error()));
+    if (++count > kMaxBans) usage(fmt::format("--file {}: more than {} addresses", printableClip(file), kMaxBans));
     // Each newline is two bytes once escaped in JSON.
     if (escaped + line.size() + 2 > kBanChunkBytes) {
       chunks.emplace_back();
@@ -183,7 +208,7 @@ std::vector<std::string> readBanFile(const std::string& file) {
     chunks.back() += line;
     chunks.back() += '\n';
   }
-  if (src->bad()) usage(fmt::format("--file {}: read error", clip(file)));
+  if (src->bad()) usage(fmt::format("--file {}: read error", printableClip(file)));
   return chunks;
 }
 
@@ -203,20 +228,21 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
   auto a = std::make_shared<BanArgs>();
   auto* ban = fw.add_subcommand("ban", "drop all traffic from addresses or networks");
   ban->add_option("ADDR", a->addrs, "address or network (repeatable)");
-  ban->add_option("--file", a->file, "one address or network a line; - for stdin");
-  ban->add_option("--for", a->for_, "the ban ends by itself after this long");
+  auto* file_opt = ban->add_option("--file", a->file, "one address or network a line; - for stdin");
+  auto* for_opt = ban->add_option("--for", a->for_, "the ban ends by itself after this long");
   ban->add_flag("--force", a->force, "even if it would cut an SSH session");
   ban->add_flag("--json", a->json, "machine-readable output");
-  ban->callback(verb(ctx, "ban", [&ctx, a] {
+  ban->callback(verb(ctx, "ban", [&ctx, a, file_opt, for_opt] {
     std::vector<std::string> chunks(1);
     for (const auto& s : a->addrs) {
       checkLength("ADDR", s);
       auto c = fw::Cidr::parse(s);
-      if (!c) usage(fmt::format("ADDR '{}': {}", clip(s), c.error()));
+      if (!c) usage(fmt::format("ADDR '{}': {}", printableClip(s), c.error()));
       chunks.back() += s + "\n";
       if (2 * chunks.back().size() > kBanChunkBytes) usage("ADDR: too many on the command line; use --file");
     }
-    if (!a->file.empty()) {
+    if (given(file_opt)) {
+      if (a->file.empty()) usage("--file '': expected a file name, or - for stdin");
       auto more = readBanFile(a->file);
       if (2 * (chunks.back().size() + more.front().size()) <= kBanChunkBytes) {
         chunks.back() += more.front();
@@ -225,7 +251,7 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
       for (auto& m : more) chunks.push_back(std::move(m));
     }
     if (chunks.size() == 1 && chunks.front().empty()) usage("ADDR: expected addresses or --file");
-    if (!a->for_.empty()) checkDuration("--for", a->for_);
+    if (given(for_opt)) checkDuration("--for", a->for_);
     const std::string id = batchId();
     std::optional<json> r;
     for (size_t i = 0; i < chunks.size(); ++i) {
@@ -256,7 +282,7 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
     for (const auto& s : *unban_addrs) {
       checkLength("ADDR", s);
       auto c = fw::Cidr::parse(s);
-      if (!c) usage(fmt::format("ADDR '{}': {}", clip(s), c.error()));
+      if (!c) usage(fmt::format("ADDR '{}': {}", printableClip(s), c.error()));
     }
     auto r = ask(ctx, "unban", {{"cidrs", *unban_addrs}});
     if (!r) return;
@@ -293,11 +319,12 @@ void addPolicyVerbs(CLI::App& fw, CliContext& ctx) {
   };
   auto a = std::make_shared<ApplyArgs>();
   auto* apply = fw.add_subcommand("apply", "re-read the configuration and apply it");
-  apply->add_option("--confirm", a->confirm, "roll back by itself unless `rampart fw confirm` within this long");
+  auto* confirm_opt =
+      apply->add_option("--confirm", a->confirm, "roll back by itself unless `rampart fw confirm` within this long");
   apply->add_flag("--force", a->force, "even if it would cut an SSH session");
-  apply->callback(verb(ctx, "apply", [&ctx, a] {
+  apply->callback(verb(ctx, "apply", [&ctx, a, confirm_opt] {
     json p = {{"force", a->force}};
-    if (!a->confirm.empty()) {
+    if (given(confirm_opt)) {
       checkDuration("--confirm", a->confirm);
       p["confirm"] = a->confirm;
     }
@@ -350,7 +377,7 @@ void addFwCommands(CLI::App& app, CliContext& ctx) {
   del->add_option("NAME|NUMBER", d->target, "the rule's name or its number in `fw status`")->required();
   del->add_flag("--force", d->force, "even if it would cut an SSH session");
   del->callback(verb(ctx, "delete", [&ctx, d] {
-    checkLength("NAME|NUMBER", d->target);
+    checkDeleteTarget(d->target);
     auto r = ask(ctx, "delete", {{"target", d->target}, {"force", d->force}});
     if (r) std::printf("deleted rule '%s' (%s)\n", r->value("deleted", "").c_str(), r->value("description", "").c_str());
   }));

@@ -10,6 +10,7 @@
 
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "common/text.h"
 #include "tls/ca.h"
 #include "tls/files.h"
 #include "tls/generate.h"
@@ -77,7 +78,8 @@ void printCert(const tls::CertInfo& c) {
 }
 
 void fail(CliContext& ctx, const std::string& message) {
-  std::fprintf(stderr, "rampart: %s\n", message.c_str());
+  // TLS errors name the file they were loading, as the user typed it.
+  std::fprintf(stderr, "rampart: %s\n", printableLine(message).c_str());
   ctx.exit_code = kExitError;
 }
 

@@ -1,6 +1,7 @@
 #include "agent/config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/text.h"
 #include "common/yaml_util.h"
 
 namespace rampart::agent {
@@ -48,7 +50,10 @@ class ExpansionCounter : public YAML::EventHandler {
   bool exceeded() const { return total_ > kMaxExpandedNodes; }
   YAML::Mark exceededAt() const { return exceeded_at_; }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  // Where each document starts (its "---", or its first token).
+  const std::vector<YAML::Mark>& documents() const { return documents_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents_.push_back(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
@@ -94,26 +99,48 @@ class ExpansionCounter : public YAML::EventHandler {
   YAML::Mark exceeded_at_ = YAML::Mark::null_mark();
   std::map<YAML::anchor_t, size_t> sizes_;
   std::vector<std::pair<YAML::anchor_t, size_t>> open_;
+  std::vector<YAML::Mark> documents_;
 };
 
-// Refuses documents whose alias expansion is too large. A syntax error is
-// left to loadYaml, which reports it with its place.
-bool expansionBounded(std::string_view text, const std::string& file, Diagnostics& diags) {
+SourceLoc locOf(const std::string& file, const YAML::Mark& m) {
+  return SourceLoc{file, m.is_null() ? 0 : m.line + 1, m.is_null() ? 0 : m.column + 1};
+}
+
+// Refuses what yaml-cpp would take but the configuration must not hold:
+// a document whose alias expansion is too large, and anything after the
+// first document (YAML::Load reads the first and ignores the rest without a
+// word, so a second "---" would silently drop half a file). A syntax error
+// in the first document is left to loadYaml, which reports it with its place.
+bool documentBounded(std::string_view text, const std::string& file, Diagnostics& diags) {
   std::istringstream in{std::string(text)};
   ExpansionCounter counter;
+  YAML::Parser parser(in);
   try {
-    YAML::Parser parser(in);
     parser.HandleNextDocument(counter);
   } catch (const YAML::Exception&) {
     return true;
   }
-  if (!counter.exceeded()) return true;
-  const YAML::Mark m = counter.exceededAt();
-  diags.error(SourceLoc{file, m.is_null() ? 0 : m.line + 1, m.is_null() ? 0 : m.column + 1},
-              fmt::format("the document expands to more than {} nodes through aliases; "
-                          "write the values out instead",
-                          kMaxExpandedNodes));
-  return false;
+  if (counter.exceeded()) {
+    diags.error(locOf(file, counter.exceededAt()),
+                fmt::format("the document expands to more than {} nodes through aliases; "
+                            "write the values out instead",
+                            kMaxExpandedNodes));
+    return false;
+  }
+  const auto second = [&] {
+    diags.error(locOf(file, counter.documents().back()),
+                "a second YAML document starts here; the configuration is one document "
+                "(remove this '---' and what follows, or merge it into the first)");
+    return false;
+  };
+  try {
+    if (parser.HandleNextDocument(counter)) return second();
+  } catch (const YAML::Exception& e) {
+    if (counter.documents().size() > 1) return second();
+    diags.error(locOf(file, e.mark), fmt::format("YAML syntax after the first document: {}", e.msg));
+    return false;
+  }
+  return true;
 }
 
 std::string joined(std::initializer_list<std::string_view> names) {
@@ -136,8 +163,8 @@ void forEachKey(YamlReader& r, const YAML::Node& map, std::string_view section,
     }
     const std::string& name = key.Scalar();
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      r.error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section, name,
-                               joined(allowed)));
+      r.error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section,
+                               printableClip(name), joined(allowed)));
       continue;
     }
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
@@ -160,7 +187,7 @@ std::optional<std::string> label(YamlReader& r, const YAML::Node& n, std::string
   if (!s) return std::nullopt;
   if (s->empty() || s->size() > 64 || !std::all_of(s->begin(), s->end(), isLabelChar)) {
     r.error(n, fmt::format("{}: '{}' is not a valid name (expected 1 to 64 of A-Z a-z 0-9 . _ -)",
-                           what, *s));
+                           what, printableClip(*s)));
     return std::nullopt;
   }
   return s;
@@ -173,7 +200,7 @@ std::optional<std::string> absolutePath(YamlReader& r, const YAML::Node& n, std:
   if (s->empty() || s->front() != '/' || s->size() > max_len ||
       s->find('\0') != std::string::npos) {
     r.error(n, fmt::format("{}: '{}' is not an absolute path (expected /... of at most {} bytes)",
-                           what, *s, max_len));
+                           what, printableClip(*s), max_len));
     return std::nullopt;
   }
   return s;
@@ -185,7 +212,7 @@ std::expected<Listen, std::string> parseListen(std::string_view text) {
   const auto bad = [&](std::string_view why) {
     return std::unexpected(fmt::format(
         "'{}' is not a listen address: {} (expected HOST:PORT, e.g. 0.0.0.0:9643 or [::]:9643)",
-        text, why));
+        printableClip(text), why));
   };
   std::string_view host;
   std::string_view port;
@@ -197,6 +224,15 @@ std::expected<Listen, std::string> parseListen(std::string_view text) {
     port = text.substr(close + 2);
     in6_addr a6{};
     if (!inet_pton(AF_INET6, std::string(host).c_str(), &a6)) return bad("bad IPv6 address");
+    // Firewall addresses refuse IPv4-mapped IPv6 (firewall/address.cpp);
+    // the listen address says the same rather than bind a form the rules
+    // for it could not name.
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+      std::array<char, INET_ADDRSTRLEN> v4{};
+      ::inet_ntop(AF_INET, &a6.s6_addr[12], v4.data(), v4.size());
+      return bad(fmt::format("an IPv4-mapped IPv6 address; write the IPv4 address {}:PORT instead",
+                             v4.data()));
+    }
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return bad("missing ':PORT'");
@@ -247,7 +283,7 @@ std::optional<tls::Version> tlsVersion(YamlReader& r, const YAML::Node& n, std::
   for (auto [name, v] : kNames)
     if (*s == name) return v;
   r.error(n, fmt::format("{}: '{}' is not a TLS version (expected TLS10, TLS11, TLS12 or TLS13)",
-                         what, *s));
+                         what, printableClip(*s)));
   return std::nullopt;
 }
 
@@ -265,7 +301,7 @@ std::optional<tls::ClientAuth> clientAuth(YamlReader& r, const YAML::Node& n) {
   r.error(n, fmt::format("web.tls_server_config.client_auth_type: '{}' is not a client auth type "
                          "(expected NoClientCert, RequestClientCert, RequireAnyClientCert, "
                          "VerifyClientCertIfGiven or RequireAndVerifyClientCert)",
-                         *s));
+                         printableClip(*s)));
   return std::nullopt;
 }
 
@@ -280,7 +316,7 @@ void parseCipherSuites(YamlReader& r, const YAML::Node& n, tls::ServerConfig& t)
                       return isLabelChar(c) && c != '.';
                     });
     if (!ok) {
-      r.error(item, fmt::format("{}: '{}' is not a cipher suite name", what, *s));
+      r.error(item, fmt::format("{}: '{}' is not a cipher suite name", what, printableClip(*s)));
       continue;
     }
     t.cipher_suites.push_back(*s);
@@ -349,11 +385,11 @@ void parseBasicAuth(YamlReader& r, const YAML::Node& n, Config& cfg) {
     if (!user) continue;
     if (user->empty() || user->size() > 256 || user->find(':') != std::string::npos) {
       r.error(it->first, fmt::format("{}: '{}' is not a user name (no ':', 1 to 256 bytes)", what,
-                                     *user));
+                                     printableClip(*user)));
       continue;
     }
     if (cfg.web.basic_auth_users.contains(*user)) {
-      r.error(it->first, fmt::format("{}: user '{}' is given twice", what, *user));
+      r.error(it->first, fmt::format("{}: user '{}' is given twice", what, printableClip(*user)));
       continue;
     }
     auto hash = r.string(it->second, what);
@@ -363,7 +399,7 @@ void parseBasicAuth(YamlReader& r, const YAML::Node& n, Config& cfg) {
       r.error(it->second, fmt::format("{}: the password of '{}' is not a bcrypt hash "
                                       "(expected $2y$10$ followed by 53 characters; "
                                       "make one with `htpasswd -nBC 10 {}`)",
-                                      what, *user, *user));
+                                      what, printableClip(*user), printableClip(*user)));
       continue;
     }
     cfg.web.basic_auth_users.emplace(*user, *hash);
@@ -401,7 +437,7 @@ void parseMetrics(YamlReader& r, const YAML::Node& n, Config& cfg) {
         std::string names;
         for (auto c : kCollectors) names += fmt::format("{}{}", names.empty() ? "" : ", ", c);
         r.error(item, fmt::format("metrics.disable: unknown collector '{}' (expected one of: {})",
-                                  *s, names));
+                                  printableClip(*s), names));
         continue;
       }
       cfg.disabled_collectors.insert(*s);
@@ -431,7 +467,7 @@ Config defaultConfig() {
 
 std::expected<Config, Diagnostics> parseConfig(std::string_view text, const std::string& file) {
   Diagnostics diags;
-  if (!expansionBounded(text, file, diags)) return std::unexpected(diags);
+  if (!documentBounded(text, file, diags)) return std::unexpected(diags);
   auto root = loadYaml(text, file, diags, kMaxConfigBytes);
   if (!root) return std::unexpected(diags);
 

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 namespace rampart {
 namespace {
 
@@ -19,16 +21,7 @@ constexpr UnitMs kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'
                              {"d", 86'400'000}, {"w", 7 * 86'400'000LL}};
 
 // User text echoed in an error, cut so a huge argument gives a short message.
-std::string quoted(std::string_view text) {
-  constexpr size_t kMax = 32;
-  std::string out;
-  for (char c : text.substr(0, kMax)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u >= 0x7f) ? fmt::format("\\x{:02x}", u) : std::string(1, c);
-  }
-  if (text.size() > kMax) out += "...";
-  return out;
-}
+std::string quoted(std::string_view text) { return printableClip(text, 32); }
 
 }  // namespace
 

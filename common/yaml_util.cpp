@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 namespace rampart {
 namespace {
 
@@ -57,8 +59,8 @@ void YamlReader::rejectUnknownKeys(const YAML::Node& map, std::string_view secti
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       std::string expected;
       for (auto a : allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
-      error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section, name,
-                             expected));
+      error(key, fmt::format("{}: unknown key '{}' (expected one of: {})", section,
+                             printableClip(name), expected));
     }
   }
 }
@@ -89,7 +91,8 @@ std::optional<int64_t> YamlReader::integer(const YAML::Node& node, std::string_v
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec == std::errc() && p == s.data() + s.size()) {
       if (v >= min && v <= max) return v;
-      error(node, fmt::format("{}: {} is out of range (expected {}..{})", what, s, min, max));
+      error(node, fmt::format("{}: {} is out of range (expected {}..{})", what, printableClip(s), min,
+                              max));
       return std::nullopt;
     }
   }

@@ -343,7 +343,6 @@ std::vector<ConfigCase> configCases() {
                                              std::string(512, '\xc3'), "ELF header and invalid UTF-8"));
   v.push_back(fileCase("NUL byte inside the file", replaceAll(valid, "role: web", std::string("role: w\0eb", 10)),
                        "role: w\\0eb", 3));
-  v.back().known = "the diagnostic echoes a raw control character (ESC) from the file";
   v.push_back(fileCase("invalid UTF-8 in a rule name", replaceAll(valid, "name: ssh", "name: ss\xff\xfeh"),
                        "name: ss\\xff\\xfeh", 13));
   v.push_back(fileCase("top level is a list", "- node\n- firewall\n", "- node\\n- firewall"));
@@ -360,8 +359,13 @@ std::vector<ConfigCase> configCases() {
   v.push_back(fileCase("CRLF line ends with a bad port (line numbers still right)",
                        replaceAll(fillTemplate("port", "65536", "{state}"), "\n", "\r\n"), "CRLF; allow: 65536", 14));
   v.push_back(fileCase("CR-only line ends", replaceAll(valid, "\n", "\r"), "\\r line ends", 0, true));
-  v.push_back(fileCase("two YAML documents", valid + "---\n" + valid, "--- twice"));
-  v.back().known = "a second YAML document is ignored without a word";
+  // The template has 18 lines: a second document's "---" is on line 19.
+  v.push_back(fileCase("two YAML documents", valid + "---\n" + valid, "--- twice", 19));
+  v.push_back(fileCase("an empty second YAML document", valid + "---\n", "valid config + ---", 19));
+  v.push_back(fileCase("a second YAML document that does not parse", valid + "---\n[unclosed\n",
+                       "--- [unclosed", 19));
+  v.push_back(fileCase("first document ended by ... then a second", valid + "...\n---\nnode: {}\n",
+                       "... --- node: {}", 20));
   v.push_back(fileCase("unclosed flow sequence", replaceAll(valid, "[10.0.1.0/24]", "[10.0.1.0/24"),
                        "[10.0.1.0/24", 0));
   v.push_back(fileCase("unclosed quote", replaceAll(valid, "listen: \"0.0.0.0:9643\"", "listen: \"0.0.0.0:9643"),
@@ -520,6 +524,8 @@ std::vector<ConfigCase> configCases() {
            {"listen negative port", "0.0.0.0:-1"},
            {"listen port 2^64", "0.0.0.0:18446744073709551616"},
            {"listen on an IPv4-mapped address", "[::ffff:127.0.0.1]:9643"},
+           {"listen on the IPv4-mapped any address", "[::ffff:0.0.0.0]:9643"},
+           {"listen address with an escape sequence", "\\e[2J0.0.0.0:9643"},
            {"listen on a host name", "localhost:9643"},
            {"listen without a port", "0.0.0.0"},
            {"listen IPv6 without brackets", "::1:9643"},
@@ -527,7 +533,6 @@ std::vector<ConfigCase> configCases() {
            {"listen empty", ""},
        }) {
     v.push_back(slotCase(label, "listen", value));
-    if (value.starts_with("[::ffff:")) v.back().known = "listen accepts an IPv4-mapped address that firewall CIDRs refuse";
   }
 
   // Chain policies.
@@ -639,8 +644,6 @@ std::vector<CliCase> cliCases() {
                          std::string known = {}) {
     v.push_back(CliCase{std::move(label), std::move(args), std::move(names), code, std::move(known)});
   };
-  const std::string control_chars_known =
-      "agent/cli_fw.cpp echoes the raw argument (newlines, escape sequences) in its error";
 
   // PORT.
   allow("no PORT", {}, "PORT");
@@ -657,8 +660,12 @@ std::vector<CliCase> cliCases() {
   allow("PORT any (allow takes no any)", {"any"}, "PORT");
   allow("PORT of 300 characters", {std::string(300, '2')}, "PORT");
   allow("PORT of 100,000 characters", {std::string(100000, '9')}, "PORT");
-  allow("PORT with a newline", {"22\nallow 23"}, "PORT", control_chars_known);
-  allow("PORT with an escape sequence", {"22\x1b[2J"}, "PORT", control_chars_known);
+  // The message shows the control characters escaped (and so names the
+  // argument as typed).
+  allow("PORT with a newline", {"22\nallow 23"}, "22\\nallow 23");
+  allow("PORT with an escape sequence", {"22\x1b[2J"}, "22\\x1b[2J");
+  allow("PORT with a C1 control character (U+009B, CSI)", {"22\u009b2J"}, "22\\u009b2J");
+  allow("PORT with a right-to-left override", {"22\u202e"}, "22\\u202e");
   allow("PORT invalid UTF-8", {"22\xff\xfe"}, "PORT");
   allow("PORT given twice", {"22", "23"}, "23");
 
@@ -698,8 +705,8 @@ std::vector<CliCase> cliCases() {
        }) {
     allow(label, {"22", "--for", value}, "--for");
   }
-  allow("--for empty", {"22", "--for", ""}, "--for",
-        "an empty --for is taken as no --for: agent/cli_fw.cpp tests a->for_.empty()");
+  allow("--for empty", {"22", "--for", ""}, "--for");
+  allow("--limit empty", {"22", "--limit", ""}, "--limit");
 
   // --limit.
   for (const auto& [label, value] : std::vector<std::pair<std::string, std::string>>{
@@ -720,8 +727,8 @@ std::vector<CliCase> cliCases() {
   allow("--name with a zero-width space", {"22", "--name", "w\u200beb"}, "--name");
   allow("--name with a space", {"22", "--name", "w eb"}, "--name");
   allow("--name of 65 characters", {"22", "--name", std::string(65, 'a')}, "--name");
-  allow("--name empty", {"22", "--name", ""}, "--name",
-        "an empty --name is taken as no --name: agent/cli_fw.cpp tests a->name.empty()");
+  allow("--name empty", {"22", "--name", ""}, "--name");
+  allow("--name with a newline", {"22", "--name", "web\nrampart: fw allow: ok"}, "web\\nrampart");
   allow("unknown option", {"22", "--bogus"}, "--bogus");
   verb("--limit on deny", {"fw", "deny", "--socket", "{sock}", "22", "--limit", "10/minute"}, "--limit");
 
@@ -734,14 +741,26 @@ std::vector<CliCase> cliCases() {
   verb("ban --file that does not exist", {"fw", "ban", "--socket", "{sock}", "--file", "{dir}/missing"},
        "missing");
   verb("unban garbage", {"fw", "unban", "--socket", "{sock}", "10.0.0.1/33"}, "10.0.0.1/33");
-  const std::string delete_known = "agent/cli_fw.cpp sends `fw delete NAME|NUMBER` without checking it";
-  verb("delete a name with a space", {"fw", "delete", "--socket", "{sock}", "a b"}, "a b", 2, delete_known);
-  verb("delete an empty name", {"fw", "delete", "--socket", "{sock}", ""}, "delete", 2, delete_known);
+  verb("delete a name with a space", {"fw", "delete", "--socket", "{sock}", "a b"}, "a b");
+  verb("delete an empty name", {"fw", "delete", "--socket", "{sock}", ""}, "delete");
+  verb("delete number 0", {"fw", "delete", "--socket", "{sock}", "0"}, "NUMBER '0'");
+  verb("delete a name of 65 characters", {"fw", "delete", "--socket", "{sock}", std::string(65, 'a')}, "NAME");
+  verb("delete a name of 100,000 characters", {"fw", "delete", "--socket", "{sock}", std::string(100000, 'a')},
+       "NAME|NUMBER");
+  verb("delete a name with an escape sequence", {"fw", "delete", "--socket", "{sock}", "ssh\x1b[2J"},
+       "ssh\\x1b[2J");
+  verb("delete a name with a Cyrillic letter", {"fw", "delete", "--socket", "{sock}", "sѕh"}, "sѕh");
+  verb("ban --for empty", {"fw", "ban", "--socket", "{sock}", "10.0.0.1", "--for", ""}, "--for");
+  verb("ban --file empty", {"fw", "ban", "--socket", "{sock}", "--file", ""}, "--file");
+  verb("apply --confirm empty", {"fw", "apply", "--socket", "{sock}", "--confirm", ""}, "--confirm");
   verb("apply --confirm negative", {"fw", "apply", "--socket", "{sock}", "--confirm", "-1m"}, "--confirm");
   verb("apply --confirm 0s", {"fw", "apply", "--socket", "{sock}", "--confirm", "0s"}, "--confirm");
-  const std::string verb_known = "CLI11 says 'A subcommand is required' without naming the unknown verb";
-  verb("unknown fw verb", {"fw", "frobnicate", "--socket", "{sock}"}, "frobnicate", 2, verb_known);
-  verb("unknown verb", {"frobnicate"}, "frobnicate", 2, verb_known);
+  verb("unknown fw verb", {"fw", "frobnicate", "--socket", "{sock}"}, "frobnicate");
+  verb("unknown verb", {"frobnicate"}, "frobnicate");
+  verb("unknown tls ca verb", {"tls", "ca", "frobnicate"}, "'frobnicate'");
+  verb("unknown verb with an escape sequence", {"frob\x1b[2J"}, "frob\\x1b[2J");
+  verb("unknown verb of 5000 characters", {std::string(5000, 'v')}, "vvvv…");
+  verb("extra argument of 5000 characters", {"version", std::string(5000, 'x')}, "xxxx");
 
   // tls: nothing may be written to --dir.
   verb("tls init --days -1", {"tls", "init", "--dir", "{dir}/tls", "--days", "-1"}, "--days");
@@ -756,8 +775,7 @@ std::vector<CliCase> cliCases() {
   verb("check --config /dev/zero", {"check", "--config", "/dev/zero"}, "/dev/zero", 1);
   verb("check --config /dev/urandom", {"check", "--config", "/dev/urandom"}, "/dev/urandom", 1);
   verb("check --config empty path", {"check", "--config", ""}, "config", 1);
-  verb("check --config path of 5000 characters", {"check", "--config", "{dir}/" + std::string(5000, 'a')}, "aaaa", 1,
-       "the error quotes the whole path, however long");
+  verb("check --config path of 5000 characters", {"check", "--config", "{dir}/" + std::string(5000, 'a')}, "aaaa", 1);
   verb("check --config without a value", {"check", "--config"}, "--config", 2);
   return v;
 }
