@@ -329,29 +329,24 @@ size_t runEnd(std::span<const Rule* const> rules, size_t i) {
   return j;
 }
 
-void compileRun(Builder& b, std::string_view chain, std::span<const Rule* const> run) {
-  const Rule& first = *run.front();
-  const bool sourced = runShape(first) == RunShape::Sourced;
-  std::vector<std::optional<Family>> families;
-  if (sourced) families = {Family::V4, Family::V6};
-  else families = {std::nullopt};
-  for (std::optional<Family> f : families) {
-    std::string name = fmt::format("run_{}_{}_{}", chain, first.name, f ? familySuffix(*f) : "any");
+std::string runSetName(const RuleRun& run, std::optional<Family> f) {
+  return fmt::format("{}_{}", run.name, f ? familySuffix(*f) : "any");
+}
+
+std::vector<std::optional<Family>> runFamilies(const RuleRun& run) {
+  if (run.sourced) return {Family::V4, Family::V6};
+  return {std::nullopt};
+}
+
+void compileRunInto(Builder& b, const Policy& policy, const RuleRun& run) {
+  const Rule& first = policy.rules[run.members.front()];
+  for (std::optional<Family> f : runFamilies(run)) {
+    std::string name = runSetName(run, f);
     Set& s = b.set(name, expr::runKeyType(f), expr::runKeyLen(f), 0);
     s.counters = true;
-    for (const Rule* rule : run) {
-      std::string comment = RuleTag{rule->origin == Origin::Cli ? RuleKind::Cli : RuleKind::Policy, rule->name}.comment();
-      for (const PortSpec& p : rule->ports) {
-        for (Proto proto : p.protos) {
-          if (!sourced) {
-            s.elems.push_back(SetElem::of(expr::runKey(nullptr, expr::l4proto(proto), p.range.first), comment));
-            continue;
-          }
-          for (const Cidr& host : rule->from)
-            if (host.family == *f)
-              s.elems.push_back(SetElem::of(expr::runKey(&host, expr::l4proto(proto), p.range.first), comment));
-        }
-      }
+    for (size_t i : run.members) {
+      auto elems = runElements(policy.rules[i], f);
+      s.elems.insert(s.elems.end(), std::make_move_iterator(elems.begin()), std::make_move_iterator(elems.end()));
     }
     // Sorted by key; of equal keys the earliest rule's element stays.
     std::ranges::stable_sort(s.elems, {}, &SetElem::key);
@@ -359,19 +354,8 @@ void compileRun(Builder& b, std::string_view chain, std::span<const Rule* const>
     s.elems.erase(dup.begin(), dup.end());
     Exprs match = f ? cat(expr::nfproto(*f), expr::runKeyLoad(f)) : expr::runKeyLoad(f);
     Exprs verdict = first.action == Action::Allow ? expr::accept() : expr::drop();
-    b.addRule(chain, {RuleKind::Run, name}, cat(std::move(match), expr::lookupIn(name), std::move(verdict)), first.loc);
-  }
-}
-
-void compileChainRules(Builder& b, const Policy& policy, std::span<const Rule* const> rules) {
-  for (size_t i = 0; i < rules.size();) {
-    size_t end = runEnd(rules, i);
-    if (end - i >= kMinRunRules) {
-      compileRun(b, chainName(rules[i]->hook), rules.subspan(i, end - i));
-      i = end;
-      continue;
-    }
-    for (; i < end; ++i) compileRule(b, policy, *rules[i]);
+    b.addRule(chainName(run.hook), {RuleKind::Run, name}, cat(std::move(match), expr::lookupIn(name), std::move(verdict)),
+              first.loc);
   }
 }
 
@@ -420,12 +404,13 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
   compileBans(b, bans, options);
   compileBuiltins(b, policy.builtins, "input");
   compileBuiltins(b, policy.builtins, "forward");
-  std::vector<const Rule*> chain_rules;
+  const RuleRuns runs = ruleRuns(policy);
   for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
-    chain_rules.clear();
-    for (const Rule& rule : policy.rules)
-      if (rule.hook == hook) chain_rules.push_back(&rule);
-    compileChainRules(b, policy, chain_rules);
+    for (size_t i = 0; i < policy.rules.size(); ++i) {
+      if (policy.rules[i].hook != hook) continue;
+      if (runs.run_of[i] == SIZE_MAX) compileRule(b, policy, policy.rules[i]);
+      else if (const RuleRun& run = runs.runs[runs.run_of[i]]; run.members.front() == i) compileRunInto(b, policy, run);
+    }
   }
   compileChainEnd(b, policy, "input", policy.input_policy);
   compileChainEnd(b, policy, "forward", policy.forward_policy);
@@ -446,19 +431,74 @@ std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptio
   return {banSet(bans, Family::V4, options), banSet(bans, Family::V6, options)};
 }
 
-bool compilesToRuns(const Policy& policy) {
+RuleRuns ruleRuns(const Policy& policy) {
+  RuleRuns out;
+  out.run_of.assign(policy.rules.size(), SIZE_MAX);
   std::vector<const Rule*> chain_rules;
+  std::vector<size_t> index;
   for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
     chain_rules.clear();
-    for (const Rule& rule : policy.rules)
-      if (rule.hook == hook) chain_rules.push_back(&rule);
+    index.clear();
+    for (size_t i = 0; i < policy.rules.size(); ++i) {
+      if (policy.rules[i].hook != hook) continue;
+      chain_rules.push_back(&policy.rules[i]);
+      index.push_back(i);
+    }
     for (size_t i = 0; i < chain_rules.size();) {
       size_t end = runEnd(chain_rules, i);
-      if (end - i >= kMinRunRules) return true;
+      if (end - i >= kMinRunRules) {
+        RuleRun run;
+        run.name = fmt::format("run_{}_{}", chainName(hook), chain_rules[i]->name);
+        run.hook = hook;
+        run.sourced = runShape(*chain_rules[i]) == RunShape::Sourced;
+        for (size_t k = i; k < end; ++k) {
+          run.members.push_back(index[k]);
+          out.run_of[index[k]] = out.runs.size();
+        }
+        out.runs.push_back(std::move(run));
+      }
       i = end;
     }
   }
-  return false;
+  return out;
+}
+
+Ruleset compileRun(const Policy& policy, const RuleRun& run, const CompileOptions& options) {
+  Builder b;
+  b.rs.table = options.table;
+  compileRunInto(b, policy, run);
+  for (auto& [name, set] : b.sets) b.rs.sets.push_back(std::move(set));
+  return std::move(b.rs);
+}
+
+std::vector<std::string> runSetNames(const RuleRun& run) {
+  std::vector<std::string> out;
+  for (std::optional<Family> f : runFamilies(run)) out.push_back(runSetName(run, f));
+  return out;
+}
+
+size_t runElementCount(const Rule& rule, std::optional<Family> family) {
+  size_t per_source = 0;
+  for (const PortSpec& p : rule.ports) per_source += p.protos.size();
+  if (!family) return per_source;
+  return per_source * static_cast<size_t>(std::ranges::count(rule.from, *family, &Cidr::family));
+}
+
+std::vector<SetElem> runElements(const Rule& rule, std::optional<Family> family) {
+  std::vector<SetElem> out;
+  std::string comment = RuleTag{rule.origin == Origin::Cli ? RuleKind::Cli : RuleKind::Policy, rule.name}.comment();
+  for (const PortSpec& p : rule.ports) {
+    for (Proto proto : p.protos) {
+      if (!family) {
+        out.push_back(SetElem::of(expr::runKey(nullptr, expr::l4proto(proto), p.range.first), comment));
+        continue;
+      }
+      for (const Cidr& host : rule.from)
+        if (host.family == *family)
+          out.push_back(SetElem::of(expr::runKey(&host, expr::l4proto(proto), p.range.first), comment));
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> ownedSetNames(std::string_view rule) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,8 +33,26 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
 // instead of one kernel rule each: set names run_<chain>_<first rule>_v4,
 // _v6 (source address . protocol . port) or _any (protocol . port).
 inline constexpr size_t kMinRunRules = 16;
-// Whether compile(policy) makes any rule table.
-bool compilesToRuns(const Policy& policy);
+
+struct RuleRun {
+  std::string name;  // run_<chain>_<first rule>; its sets add _v4/_v6 or _any
+  Hook hook = Hook::Input;
+  bool sourced = false;         // key with the source address (v4 and v6 sets)
+  std::vector<size_t> members;  // indices into Policy::rules, in order
+};
+struct RuleRuns {
+  std::vector<RuleRun> runs;
+  std::vector<size_t> run_of;  // per policy rule: index into runs, SIZE_MAX if none
+};
+// Which rules compile() puts into rule tables.
+RuleRuns ruleRuns(const Policy& policy);
+// One run's kernel rules and sets, as compile() makes them.
+Ruleset compileRun(const Policy& policy, const RuleRun& run, const CompileOptions& options = {});
+std::vector<std::string> runSetNames(const RuleRun& run);
+// The elements one rule brings to a run's set for family f (nullopt: the
+// _any set), before the run drops keys an earlier rule has.
+std::vector<SetElem> runElements(const Rule& rule, std::optional<Family> family);
+size_t runElementCount(const Rule& rule, std::optional<Family> family);  // runElements(...).size()
 
 // Parts of compile() for the engine's incremental path (incremental.h).
 // The kernel rules of these policy rules alone, in compile()'s order, with

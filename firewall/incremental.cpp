@@ -36,6 +36,16 @@ class Anchors {
     return 0;
   }
 
+  // Handle of the first kernel rule of rule table `run` (its _v4 or _any
+  // rule; 0: none).
+  uint64_t firstOfTable(std::string_view run) {
+    for (const KernelRule& r : live_.rules)
+      if (r.tag.kind == RuleKind::Run && r.tag.name.starts_with(run) && r.tag.name.size() == run.size() + 3 &&
+          r.tag.name[run.size()] == '_')
+        return r.handle;
+    return 0;
+  }
+
   // Handle of the first rule that closes the chain (policy drop counter,
   // drop log), 0 when the chain has none.
   uint64_t chainEnd(std::string_view chain) {
@@ -65,21 +75,32 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       old_policy.output_policy != policy.output_policy || old_policy.log_dropped != policy.log_dropped ||
       old_policy.builtins != policy.builtins)
     return std::nullopt;
-  // Rule tables stand for many rules at once: compile() and diff() then,
-  // which for a table is a set element diff.
-  if (compilesToRuns(old_policy) || compilesToRuns(policy)) return std::nullopt;
 
-  // Rules: the common head and tail are kept; in the middle, a rule with the
-  // same name and the same meaning is kept too, if the kept ones are still
-  // in the same order (a reorder is left to diff(), which keeps the longest
-  // ordered run).
   const std::vector<Rule>& was = old_policy.rules;
   const std::vector<Rule>& now = policy.rules;
+  const RuleRuns was_runs = ruleRuns(old_policy);
+  const RuleRuns now_runs = ruleRuns(policy);
+  auto runOf = [](const RuleRuns& l, size_t i) -> const RuleRun* {
+    return l.run_of[i] == SIZE_MAX ? nullptr : &l.runs[l.run_of[i]];
+  };
+  // A rule stays when it means the same and sits in the same rule table
+  // (or in none, both times).
+  auto stays = [&](size_t i, size_t j) {
+    const RuleRun* a = runOf(was_runs, i);
+    const RuleRun* b = runOf(now_runs, j);
+    if ((a == nullptr) != (b == nullptr) || (a != nullptr && a->name != b->name)) return false;
+    return sameCompiledRule(was[i], now[j]);
+  };
+
+  // Rules: the common head and tail stay; in the middle, a rule with the
+  // same name that stays is kept too, if the kept ones are still in the
+  // same order (a reorder is left to diff(), which keeps the longest
+  // ordered run).
   size_t head = 0;
-  while (head < was.size() && head < now.size() && sameCompiledRule(was[head], now[head])) ++head;
+  while (head < was.size() && head < now.size() && stays(head, head)) ++head;
   size_t tail = 0;
   while (tail < was.size() - head && tail < now.size() - head &&
-         sameCompiledRule(was[was.size() - 1 - tail], now[now.size() - 1 - tail]))
+         stays(was.size() - 1 - tail, now.size() - 1 - tail))
     ++tail;
   const size_t was_end = was.size() - tail;
   const size_t now_end = now.size() - tail;
@@ -91,43 +112,112 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   bool any_kept = false;
   for (size_t j = head; j < now_end; ++j) {
     auto it = was_middle.find(now[j].name);
-    if (it == was_middle.end() || !sameCompiledRule(was[it->second], now[j])) continue;
+    if (it == was_middle.end() || !stays(it->second, j)) continue;
     if (any_kept && it->second < last_kept) return std::nullopt;
     kept_was[it->second - head] = kept_now[j - head] = true;
     last_kept = it->second;
     any_kept = true;
   }
 
-  Changes out;
-  // The kernel rules of every rule that goes (or changes).
-  std::unordered_set<std::string_view> gone;
-  for (size_t i = head; i < was_end; ++i)
-    if (!kept_was[i - head]) gone.insert(was[i].name);
-  if (!gone.empty())
-    for (const KernelRule& r : live.rules)
-      if (ofPolicyRule(r) && gone.contains(r.tag.name)) out.delete_rules.push_back(r);
+  // Rule tables in both: same name, key and verdict (one kernel rule that
+  // stays, with element changes).
+  std::unordered_map<std::string_view, const RuleRun*> was_tables;
+  for (const RuleRun& r : was_runs.runs) was_tables.emplace(r.name, &r);
+  std::unordered_map<std::string_view, const RuleRun*> common;  // name -> the old run
+  for (const RuleRun& r : now_runs.runs) {
+    auto it = was_tables.find(r.name);
+    if (it != was_tables.end() && it->second->sourced == r.sourced &&
+        was[it->second->members.front()].action == now[r.members.front()].action)
+      common.emplace(r.name, it->second);
+  }
 
-  // The sets the new rules need, the groups that changed, the bans.
-  std::map<std::string, Set> want;
+  Changes out;
+  std::map<std::string, Set> want;                    // sets as they must be
+  std::map<std::string, Set> run_adds, run_dels;      // element changes of tables that stay
+  std::vector<std::string> maybe_unused;              // sets that may have lost their last user
+
+  // What goes: a rule's own kernel rules, or its elements in a table that
+  // stays, or the whole table when it goes.
+  std::unordered_set<std::string_view> gone_rules;
+  std::unordered_set<std::string> gone_tables;
+  for (size_t i = head; i < was_end; ++i) {
+    if (kept_was[i - head]) continue;
+    const RuleRun* run = runOf(was_runs, i);
+    if (run == nullptr) {
+      gone_rules.insert(was[i].name);
+      for (std::string& name : ownedSetNames(was[i].name)) maybe_unused.push_back(std::move(name));
+      for (const std::string& group : was[i].from_groups)
+        for (Family f : {Family::V4, Family::V6}) maybe_unused.push_back(groupSetName(group, f));
+    } else if (!common.contains(run->name)) {
+      for (std::string& name : runSetNames(*run)) gone_tables.insert(std::move(name));
+    } else {
+      const std::vector<std::string> names = runSetNames(*run);
+      for (size_t k = 0; k < names.size(); ++k) {
+        std::optional<Family> f;
+        if (run->sourced) f = k == 0 ? Family::V4 : Family::V6;
+        Set& d = run_dels[names[k]];
+        for (SetElem& e : runElements(was[i], f)) d.elems.push_back(std::move(e));
+      }
+    }
+  }
+  for (const KernelRule& r : live.rules) {
+    if ((ofPolicyRule(r) && gone_rules.contains(r.tag.name)) ||
+        (r.tag.kind == RuleKind::Run && gone_tables.contains(r.tag.name)))
+      out.delete_rules.push_back(r);
+  }
+  for (const std::string& name : gone_tables)
+    if (live.findSet(name) != nullptr) out.delete_sets.push_back(name);
+
+  // What comes, placed before the next rule of its chain that stays (its
+  // first kernel rule, or its table's), else before the chain's closing
+  // rules, else at the end.
   Anchors anchors(live);
-  // For each hook, the next rule after position j that stays: walking back
-  // from the end, so each new rule finds its anchor in one step.
-  std::vector<std::pair<size_t, std::string_view>> added;  // (index in now, anchor rule name or "")
+  struct Next {
+    std::string_view name;  // a rule, or a table (run name)
+    bool table = false;
+  };
+  std::vector<std::pair<size_t, Next>> added;  // (index in now, anchor)
   {
-    std::string_view next[3] = {{}, {}, {}};
+    Next next[3] = {};
     for (size_t j = now.size(); j-- > head;) {
-      bool stays = j >= now_end || kept_now[j - head];
-      if (!stays) added.emplace_back(j, next[static_cast<size_t>(now[j].hook)]);
-      else next[static_cast<size_t>(now[j].hook)] = now[j].name;
+      bool kept = j >= now_end || kept_now[j - head];
+      Next& n = next[static_cast<size_t>(now[j].hook)];
+      if (!kept) {
+        added.emplace_back(j, n);
+      } else if (const RuleRun* run = runOf(now_runs, j)) {
+        n = Next{run->name, true};
+      } else {
+        n = Next{now[j].name, false};
+      }
     }
     std::ranges::reverse(added);
   }
-  for (const auto& [j, anchor_name] : added) {
-    const Rule* rule = &now[j];
-    Ruleset compiled = compileRules(policy, std::span<const Rule* const>(&rule, 1), options);
-    const std::string_view chain = chainName(rule->hook);
-    uint64_t anchor = anchor_name.empty() ? anchors.chainEnd(chain) : anchors.firstOf(anchor_name);
-    if (!anchor_name.empty() && anchor == 0) return std::nullopt;  // the table is not what was compiled
+  for (const auto& [j, next] : added) {
+    const std::string_view chain = chainName(now[j].hook);
+    uint64_t anchor = 0;
+    if (next.name.empty()) anchor = anchors.chainEnd(chain);
+    else if (next.table) anchor = anchors.firstOfTable(next.name);
+    else anchor = anchors.firstOf(next.name);
+    if (!next.name.empty() && anchor == 0) return std::nullopt;  // the table is not what was compiled
+
+    Ruleset compiled;
+    const RuleRun* run = runOf(now_runs, j);
+    if (run == nullptr) {
+      const Rule* rule = &now[j];
+      compiled = compileRules(policy, std::span<const Rule* const>(&rule, 1), options);
+    } else if (!common.contains(run->name)) {
+      if (run->members.front() != j) continue;  // the table comes with its first rule
+      compiled = compileRun(policy, *run, options);
+    } else {
+      const std::vector<std::string> names = runSetNames(*run);
+      for (size_t k = 0; k < names.size(); ++k) {
+        std::optional<Family> f;
+        if (run->sourced) f = k == 0 ? Family::V4 : Family::V6;
+        Set& a = run_adds[names[k]];
+        for (SetElem& e : runElements(now[j], f)) a.elems.push_back(std::move(e));
+      }
+      continue;
+    }
     // Before the anchor; with none, appended (a position of 0 without
     // NLM_F_APPEND would put the rule first).
     for (KernelRule& r : compiled.rules)
@@ -135,9 +225,75 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     for (Set& s : compiled.sets) want.insert_or_assign(s.name, std::move(s));
   }
 
+  // Tables that stay with rules in or out: element changes, when the table
+  // holds exactly its rules' elements (no key two rules share) and the new
+  // keys are free; otherwise the table's elements are compiled again.
+  for (const RuleRun& run : now_runs.runs) {
+    auto common_it = common.find(run.name);
+    if (common_it == common.end()) continue;
+    const std::vector<std::string> names = runSetNames(run);
+    bool touched = std::ranges::any_of(names, [&](const std::string& n) { return run_adds.contains(n) || run_dels.contains(n); });
+    if (!touched) continue;
+    const RuleRun* old_run = common_it->second;
+    bool simple = true;
+    for (size_t k = 0; k < names.size() && simple; ++k) {
+      const Set* l = live.findSet(names[k]);
+      if (l == nullptr) return std::nullopt;
+      std::optional<Family> f;
+      if (run.sourced) f = k == 0 ? Family::V4 : Family::V6;
+      size_t expected = 0;
+      for (size_t i : old_run->members) expected += runElementCount(was[i], f);
+      if (expected != l->elems.size()) simple = false;  // some key is shared
+      Set& a = run_adds[names[k]];
+      Set& d = run_dels[names[k]];
+      std::ranges::sort(a.elems);
+      std::ranges::sort(d.elems);
+      // An element a changed rule keeps (same key, same rule) stays as it
+      // is, counter and all.
+      std::vector<SetElem> only_a, only_d;
+      std::ranges::set_difference(a.elems, d.elems, std::back_inserter(only_a));
+      std::ranges::set_difference(d.elems, a.elems, std::back_inserter(only_d));
+      a.elems = std::move(only_a);
+      d.elems = std::move(only_d);
+      if (std::ranges::adjacent_find(a.elems, {}, &SetElem::key) != a.elems.end()) simple = false;
+      for (const SetElem& e : a.elems) {
+        auto at = std::ranges::lower_bound(l->elems, e.key, {}, &SetElem::key);
+        bool taken = at != l->elems.end() && at->key == e.key;
+        bool freed = std::ranges::binary_search(d.elems, e.key, {}, &SetElem::key);
+        if (taken && !freed) simple = false;
+      }
+    }
+    if (!simple) {
+      Ruleset compiled = compileRun(policy, run, options);
+      for (Set& s : compiled.sets) want.insert_or_assign(s.name, std::move(s));
+      continue;
+    }
+    for (const std::string& name : names) {
+      const Set* l = live.findSet(name);
+      Set shape;  // the set without its elements (copying them would cost the whole table)
+      shape.name = l->name;
+      shape.key_type = l->key_type;
+      shape.key_len = l->key_len;
+      shape.flags = l->flags;
+      shape.timeout_ms = l->timeout_ms;
+      shape.size = l->size;
+      shape.counters = l->counters;
+      shape.handle = l->handle;
+      if (Set& d = run_dels[name]; !d.elems.empty()) {
+        Set del = shape;
+        del.elems = std::move(d.elems);
+        out.delete_elems.push_back(std::move(del));
+      }
+      if (Set& a = run_adds[name]; !a.elems.empty()) {
+        Set add = shape;
+        add.elems = std::move(a.elems);
+        out.add_elems.push_back(std::move(add));
+      }
+    }
+  }
+
   std::map<std::string_view, const Group*> old_groups;
   for (const Group& g : old_policy.groups) old_groups.emplace(g.name, &g);
-  std::vector<std::string> maybe_unused;  // sets that may have lost their last user
   for (const Group& g : policy.groups) {
     auto it = old_groups.find(g.name);
     bool same = it != old_groups.end() && it->second->cidrs == g.cidrs && it->second->resolved == g.resolved;
@@ -158,13 +314,14 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     for (Set& s : compileBanSets(bans, options)) want.insert_or_assign(s.name, std::move(s));
 
   for (auto& [name, s] : want) {
-    const Set* l = live.findSet(name);
+    const Set* l = gone_tables.contains(name) ? nullptr : live.findSet(name);
     if (l == nullptr) {
       out.add_sets.push_back(std::move(s));
     } else if (!l->sameShape(s)) {
       // Only a set one rule owns may change shape here: that rule is being
-      // replaced. A group's or the bans' set is used by rules that stay.
-      if (name.starts_with("g_") || name.starts_with("bans_")) return std::nullopt;
+      // replaced. A group's, a table's or the bans' set is used by rules
+      // that stay.
+      if (!name.starts_with("s_") && !name.starts_with("p_") && !name.starts_with("meter_")) return std::nullopt;
       out.delete_sets.push_back(name);
       out.add_sets.push_back(std::move(s));
     } else {
@@ -172,14 +329,8 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     }
   }
 
-  // Sets of the rules that went: their own, and their groups' when no rule
-  // uses the group any more.
-  for (size_t i = head; i < was_end; ++i) {
-    if (kept_was[i - head]) continue;
-    for (std::string& name : ownedSetNames(was[i].name)) maybe_unused.push_back(std::move(name));
-    for (const std::string& group : was[i].from_groups)
-      for (Family f : {Family::V4, Family::V6}) maybe_unused.push_back(groupSetName(group, f));
-  }
+  // Sets of single rules that went, and their groups' when no rule uses
+  // the group any more.
   std::optional<std::unordered_set<std::string>> used_groups;
   std::ranges::sort(maybe_unused);
   maybe_unused.erase(std::unique(maybe_unused.begin(), maybe_unused.end()), maybe_unused.end());
