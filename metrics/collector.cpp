@@ -1,7 +1,5 @@
 #include "metrics/collector.h"
 
-#include "metrics/proc_file.h"
-
 namespace rampart::metrics {
 
 Result<void> Collector::collectInto(Families& out) const {
@@ -17,7 +15,5 @@ Families Collector::Collect() const {
   (void)collectInto(out);
   return out;
 }
-
-Result<std::string_view> ProcFileCollector::read() const { return readProcFile(path_, buffer_); }
 
 }  // namespace rampart::metrics

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "metrics/family.h"
+#include "metrics/proc_file.h"
 
 namespace rampart::metrics {
 
@@ -36,13 +37,12 @@ class Collector : public prometheus::Collectable {
 // A collector of one procfs file, read on every scrape into a buffer it keeps.
 class ProcFileCollector : public Collector {
  protected:
-  explicit ProcFileCollector(std::string path) : path_(std::move(path)) {}
-  Result<std::string_view> read() const;
-  const std::string& path() const { return path_; }
+  explicit ProcFileCollector(std::string path) : file_(std::move(path)) {}
+  Result<std::string_view> read() const { return file_.read(); }
+  const std::string& path() const { return file_.path(); }
 
  private:
-  std::string path_;
-  mutable std::string buffer_;
+  mutable ProcFile file_;
 };
 
 }  // namespace rampart::metrics

@@ -20,6 +20,30 @@ inline constexpr size_t kMaxProcFileSize = 16 * 1024 * 1024;
 Result<std::string_view> readProcFile(const std::string& path, std::string& buffer,
                                       size_t limit = kMaxProcFileSize);
 
+// One procfs file read on every scrape. On procfs the file stays open and
+// each read starts again at offset 0 (the kernel renders it afresh), which
+// spares the path walk, open and close of every scrape. Anything else (the
+// fixtures tests point at, a file that cannot be re-read in place) is opened
+// anew for every read, so a replaced file is always seen.
+class ProcFile {
+ public:
+  explicit ProcFile(std::string path, size_t limit = kMaxProcFileSize)
+      : path_(std::move(path)), limit_(limit) {}
+  ~ProcFile();
+  ProcFile(const ProcFile&) = delete;
+  ProcFile& operator=(const ProcFile&) = delete;
+
+  // The whole file; the view lives until the next read().
+  Result<std::string_view> read();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  size_t limit_;
+  std::string buffer_;
+  int fd_ = -1;  // kept open: a procfs file that reads again at offset 0
+};
+
 // True when the file does not exist (ENOENT/ENOTDIR): optional files such as
 // nf_conntrack_count are "absent", not an error.
 bool isMissing(const Error& error);

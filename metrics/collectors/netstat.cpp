@@ -95,17 +95,17 @@ std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted
 }
 
 NetstatCollector::NetstatCollector(std::string proc_root)
-    : netstat_path_(proc_root + "/net/netstat"),
-      snmp_path_(proc_root + "/net/snmp"),
-      snmp6_path_(proc_root + "/net/snmp6") {}
+    : netstat_(proc_root + "/net/netstat"),
+      snmp_(proc_root + "/net/snmp"),
+      snmp6_(proc_root + "/net/snmp6") {}
 
 Result<void> NetstatCollector::collect(Families& out) const {
-  auto netstat = readProcFile(netstat_path_, netstat_buffer_);
+  auto netstat = netstat_.read();
   if (!netstat) return std::unexpected(netstat.error());
-  auto snmp = readProcFile(snmp_path_, snmp_buffer_);
+  auto snmp = snmp_.read();
   if (!snmp) return std::unexpected(snmp.error());
   // Without IPv6 there is no snmp6; that is not a failure.
-  auto snmp6 = readProcFile(snmp6_path_, snmp6_buffer_);
+  auto snmp6 = snmp6_.read();
   if (!snmp6 && !isMissing(snmp6.error())) return std::unexpected(snmp6.error());
 
   std::array<std::vector<NetstatValue>, 3> sources = {

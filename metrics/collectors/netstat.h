@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "metrics/collector.h"
+#include "metrics/proc_file.h"
 
 namespace rampart::metrics {
 
@@ -46,8 +47,7 @@ class NetstatCollector final : public Collector {
   Result<void> collect(Families& out) const override;
 
  private:
-  std::string netstat_path_, snmp_path_, snmp6_path_;
-  mutable std::string netstat_buffer_, snmp_buffer_, snmp6_buffer_;
+  mutable ProcFile netstat_, snmp_, snmp6_;
 };
 
 }  // namespace rampart::metrics

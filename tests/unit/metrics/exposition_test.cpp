@@ -41,7 +41,9 @@ TEST_CASE("serializeText: escapes, special values, timestamps and odd numbers as
   for (double v : {0.0, -0.0, 1.0, 0.07, 1e-5, 123456789012345678.0, 1.8446744073709552e19,
                    std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
                    -std::numeric_limits<double>::infinity(), 1.0 / 3, -2.5e-300,
-                   std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min()})
+                   std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(),
+                   // whole numbers on either side of the 16-digit boundary
+                   -7.0, 42.0, 9999999999999998.0, 1e16, -1e16, 9007199254740993.0, 1e15 + 0.5})
     addSample(g, v, {{"v", "a\"b\\c\nd"}, {"w", ""}});
   g.metric.back().timestamp_ms = 1700000000123;
   addSample(addFamily(f, "c_total", "", prometheus::MetricType::Counter), 5);
