@@ -211,8 +211,14 @@ Exprs runKeyLoad(std::optional<Family> f) {
                           NFT_REG_1));
     reg += *f == Family::V4 ? 1 : 4;
   }
-  out.push_back(meta(NFT_META_L4PROTO, reg == NFT_REG32_00 ? uint32_t{NFT_REG_1} : reg));
-  out.push_back(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg + 1));
+  // The kernel reports a 32-bit register that starts a 128-bit one by the
+  // 128-bit name (reg 12 as reg 2): use that name, so a dump compares equal.
+  auto name = [](uint32_t reg32) {
+    uint32_t offset = reg32 - NFT_REG32_00;
+    return offset % 4 == 0 ? uint32_t{NFT_REG_1} + offset / 4 : reg32;
+  };
+  out.push_back(meta(NFT_META_L4PROTO, name(reg)));
+  out.push_back(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, name(reg + 1)));
   return out;
 }
 
