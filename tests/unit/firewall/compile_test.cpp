@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "firewall/compile.h"
 #include "firewall/render.h"
 #include "fw_test_util.h"
@@ -163,4 +165,36 @@ TEST_CASE("fw compile: CIDR elements merge overlapping and adjacent networks", "
   CHECK(e[0].key == Bytes{10, 0, 0, 0});
   CHECK(e[0].key_end == Bytes{10, 0, 1, 0});
   CHECK(e[1].key_end.empty());  // runs to the top of the address space
+}
+
+TEST_CASE("fw compile: 16 or more rules of one simple shape are one rule table", "[compile]") {
+  Policy p = base();
+  // 16 sourced rules (one table per family), then a rule of another shape,
+  // then 15 any-source rules (too few: rules one by one), then 16 deny rules.
+  for (int i = 0; i < 16; ++i)
+    p.rules.push_back(allow(fmt::format("api{}", i), {fmt::format("{}/tcp", 8000 + i), "53/udp"},
+                            {fmt::format("10.0.0.{}", i + 1), "2001:db8::1"}));
+  p.rules.push_back(allow("range", {"9000-9100/tcp"}));
+  for (int i = 0; i < 15; ++i) p.rules.push_back(allow(fmt::format("svc{}", i), {fmt::format("{}/tcp", 7000 + i)}));
+  for (int i = 0; i < 16; ++i) {
+    Rule d = allow(fmt::format("no{}", i), {fmt::format("{}/udp", 6000 + i)});
+    d.action = Action::Deny;
+    p.rules.push_back(d);
+  }
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  const Set* v4 = rs.findSet("run_input_api0_v4");
+  REQUIRE(v4 != nullptr);
+  CHECK(v4->counters);
+  CHECK(v4->elems.size() == 32);  // 16 rules x (tcp port, udp 53)
+  const Set* v6 = rs.findSet("run_input_api0_v6");
+  REQUIRE(v6 != nullptr);
+  // 16 tcp ports + 53/udp from 2001:db8::1 once: every rule has that key,
+  // and its element is the first rule's, as a packet would be counted.
+  CHECK(v6->elems.size() == 17);
+  CHECK(rs.findSet("run_input_svc0_any") == nullptr);
+  const Set* no = rs.findSet("run_input_no0_any");
+  REQUIRE(no != nullptr);
+  CHECK(no->elems.size() == 16);
+  CHECK(rs.chainRules("input").size() < 40);
+  checkGolden("rule_tables", render(rs));
 }
