@@ -42,7 +42,9 @@ std::optional<nlohmann::json> askAgent(CliContext& ctx, const std::string& cmd,
                                        nlohmann::json params = nlohmann::json::object(),
                                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// `version`, `check`, `status`, `agent`, `metrics` (agent/cli_core.cpp).
+// `version`, `check`, `status`, `agent`, `metrics` (agent/cli_core.cpp); and
+// how `app` prints a parse error: one escaped, bounded line (an unknown verb
+// named, with the verbs there are), then the --help hint.
 void addCoreCommands(CLI::App& app, CliContext& ctx);
 
 void addTlsCommands(CLI::App& app, CliContext& ctx);  // agent/cli_tls.cpp

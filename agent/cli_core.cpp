@@ -185,7 +185,7 @@ void addCoreCommands(CLI::App& app, CliContext& ctx) {
         // live counters (those are the running agent's; scrape it for them).
         auto m = metrics::Metrics::create(metricsOptions(*cfg, nullptr, nullptr));
         if (!m) {
-          std::fprintf(stderr, "rampart: metrics: %s\n", m.error().message.c_str());
+          std::fprintf(stderr, "rampart: metrics: %s\n", printableLine(m.error().message).c_str());
           ctx.exit_code = kExitError;
           return;
         }
