@@ -164,12 +164,22 @@ Set groupSet(const Group& g, Family f) {
   s.name = groupSetName(g.name, f);
   s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
   s.key_len = static_cast<uint32_t>(addrLen(f));
-  s.flags = NFT_SET_INTERVAL;
   std::vector<Cidr> cidrs;
   for (const auto* list : {&g.cidrs, &g.resolved})
     for (const Cidr& c : *list)
       if (c.family == f) cidrs.push_back(c);
-  s.elems = cidrElements(cidrs, f);
+  if (!std::ranges::all_of(cidrs, &Cidr::isHost)) {
+    s.flags = NFT_SET_INTERVAL;
+    s.elems = cidrElements(cidrs, f);
+    return s;
+  }
+  // Only addresses: a hash set, which the kernel changes and looks up in
+  // constant time (an interval set is a tree the kernel walks on commit).
+  s.flags = 0;
+  s.elems.reserve(cidrs.size());
+  for (const Cidr& c : cidrs) s.elems.push_back(SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + s.key_len)));
+  std::ranges::sort(s.elems);
+  s.elems.erase(std::unique(s.elems.begin(), s.elems.end()), s.elems.end());
   return s;
 }
 

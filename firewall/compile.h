@@ -60,7 +60,9 @@ size_t runElementCount(const Rule& rule, std::optional<Family> family);  // runE
 Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, const CompileOptions& options = {});
 // The two ban sets, bans_v4 and bans_v6, as compile() makes them.
 std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options = {});
-// A group's set for one family (literal and resolved members).
+// A group's set for one family (literal and resolved members): a hash set
+// while the members are single addresses, an interval set once one is a
+// network.
 Set groupSet(const Group& group, Family family);
 std::string groupSetName(std::string_view group, Family family);  // g_<group>_v4
 // Every set a rule may own (s_, p_, meter_): no other rule uses them.

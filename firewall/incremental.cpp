@@ -61,6 +61,135 @@ class Anchors {
   std::unordered_map<std::string_view, uint64_t> index_;
 };
 
+// The members of a group, literal and resolved, in order.
+std::vector<const Cidr*> membersOf(const Group& g) {
+  std::vector<const Cidr*> out;
+  out.reserve(g.cidrs.size() + g.resolved.size());
+  for (const auto* list : {&g.cidrs, &g.resolved})
+    for (const Cidr& c : *list) out.push_back(&c);
+  return out;
+}
+
+bool overlapsOrTouches(const SetElem& a, const SetElem& b) {
+  // Half-open [key, key_end), an empty key_end reaching the top: they merge
+  // in compile() when one starts at or before the other's end.
+  bool a_before_b_end = b.key_end.empty() || a.key <= b.key_end;
+  bool b_before_a_end = a.key_end.empty() || b.key <= a.key_end;
+  return a_before_b_end && b_before_a_end;
+}
+
+// The element changes of one family's set of a group that gained or lost a
+// few members, found without rebuilding the set: the members differ only
+// in one stretch of the list, every added member is a range touching no
+// element, and every removed member is an element of its own that no
+// remaining member overlaps. False when that does not hold: then the set
+// is compiled again.
+bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, Changes& out) {
+  constexpr size_t kMaxDelta = 1024;
+  std::vector<const Cidr*> a = membersOf(was), b = membersOf(now);
+  size_t head = 0;
+  while (head < a.size() && head < b.size() && *a[head] == *b[head]) ++head;
+  size_t tail = 0;
+  while (tail < a.size() - head && tail < b.size() - head && *a[a.size() - 1 - tail] == *b[b.size() - 1 - tail]) ++tail;
+  const size_t gone_n = a.size() - head - tail, came_n = b.size() - head - tail;
+  if (gone_n + came_n > kMaxDelta) return false;
+  auto rangeOf = [f](const Cidr& c) { return cidrElements({c}, f).front(); };
+  if (!live.interval()) {
+    // A hash set of addresses: an added address is a new key, a removed one
+    // goes unless another member is the same address.
+    auto keyOf = [&live](const Cidr& c) { return SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + live.key_len)); };
+    std::vector<SetElem> adds, dels;
+    for (size_t i = head; i < b.size() - tail; ++i) {
+      if (b[i]->family != f) continue;
+      if (!b[i]->isHost()) return false;  // a network: the set becomes an interval set
+      adds.push_back(keyOf(*b[i]));
+    }
+    for (size_t i = head; i < a.size() - tail; ++i)
+      if (a[i]->family == f) dels.push_back(keyOf(*a[i]));
+    std::ranges::sort(adds);
+    adds.erase(std::unique(adds.begin(), adds.end()), adds.end());
+    std::ranges::sort(dels);
+    dels.erase(std::unique(dels.begin(), dels.end()), dels.end());
+    if (!dels.empty())
+      for (const Cidr* c : b)
+        if (c->family == f) {
+          auto at = std::ranges::lower_bound(dels, keyOf(*c));
+          if (at != dels.end() && at->key == keyOf(*c).key) dels.erase(at);  // still a member
+        }
+    std::erase_if(adds, [&](const SetElem& e) { return std::ranges::binary_search(live.elems, e); });
+    Set shape;
+    shape.name = live.name;
+    shape.key_type = live.key_type;
+    shape.key_len = live.key_len;
+    shape.flags = live.flags;
+    shape.handle = live.handle;
+    if (!dels.empty()) {
+      out.delete_elems.push_back(shape);
+      out.delete_elems.back().elems = std::move(dels);
+    }
+    if (!adds.empty()) {
+      out.add_elems.push_back(std::move(shape));
+      out.add_elems.back().elems = std::move(adds);
+    }
+    return true;
+  }
+
+  // An interval set whose last network goes becomes a hash set.
+  bool network_gone = false;
+  for (size_t i = head; i < a.size() - tail; ++i) network_gone |= a[i]->family == f && !a[i]->isHost();
+  if (network_gone && std::ranges::none_of(b, [f](const Cidr* c) { return c->family == f && !c->isHost(); }))
+    return false;
+  std::vector<SetElem> adds, dels;
+  for (size_t i = head; i < b.size() - tail; ++i) {
+    if (b[i]->family != f) continue;
+    SetElem e = rangeOf(*b[i]);
+    auto at = std::ranges::lower_bound(live.elems, e);
+    if (at != live.elems.end() && overlapsOrTouches(*at, e)) return false;
+    if (at != live.elems.begin() && overlapsOrTouches(*std::prev(at), e)) return false;
+    adds.push_back(std::move(e));
+  }
+  std::ranges::sort(adds);
+  for (size_t k = 1; k < adds.size(); ++k)
+    if (overlapsOrTouches(adds[k - 1], adds[k])) return false;
+  for (size_t i = head; i < a.size() - tail; ++i) {
+    if (a[i]->family != f) continue;
+    SetElem e = rangeOf(*a[i]);
+    if (!std::ranges::binary_search(live.elems, e)) return false;  // merged with others
+    dels.push_back(std::move(e));
+  }
+  if (!dels.empty()) {
+    // A remaining member inside a removed range keeps part of it.
+    for (const Cidr* c : b) {
+      if (c->family != f) continue;
+      SetElem e = rangeOf(*c);
+      for (const SetElem& d : dels)
+        if (overlapsOrTouches(d, e) && !(e.key == d.key_end || d.key == e.key_end)) return false;
+    }
+  }
+  std::ranges::sort(dels);
+  auto shape = [&live] {
+    Set s;
+    s.name = live.name;
+    s.key_type = live.key_type;
+    s.key_len = live.key_len;
+    s.flags = live.flags;
+    s.timeout_ms = live.timeout_ms;
+    s.size = live.size;
+    s.counters = live.counters;
+    s.handle = live.handle;
+    return s;
+  };
+  if (!dels.empty()) {
+    out.delete_elems.push_back(shape());
+    out.delete_elems.back().elems = std::move(dels);
+  }
+  if (!adds.empty()) {
+    out.add_elems.push_back(shape());
+    out.add_elems.back().elems = std::move(adds);
+  }
+  return true;
+}
+
 }  // namespace
 
 bool sameCompiledRule(const Rule& a, const Rule& b) {
@@ -297,14 +426,19 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   for (const Group& g : policy.groups) {
     auto it = old_groups.find(g.name);
     bool same = it != old_groups.end() && it->second->cidrs == g.cidrs && it->second->resolved == g.resolved;
-    if (it != old_groups.end()) old_groups.erase(it);
-    if (same) continue;
+    if (same) {
+      old_groups.erase(it);
+      continue;
+    }
     for (Family f : {Family::V4, Family::V6}) {
       std::string name = groupSetName(g.name, f);
-      if (want.contains(name) || live.findSet(name) == nullptr) continue;
+      const Set* l = live.findSet(name);
+      if (want.contains(name) || l == nullptr) continue;
+      if (it != old_groups.end() && groupDelta(*it->second, g, f, *l, out)) continue;
       want.emplace(name, groupSet(g, f));
     }
   }
+  for (const Group& g : policy.groups) old_groups.erase(g.name);
   for (const auto& [name, g] : old_groups)  // groups no longer in the policy
     for (Family f : {Family::V4, Family::V6}) maybe_unused.push_back(groupSetName(name, f));
 
