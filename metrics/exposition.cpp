@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <iterator>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <prometheus/text_serializer.h>
@@ -14,13 +15,17 @@ namespace {
 using Out = std::back_insert_iterator<std::string>;
 
 // Label values escape \ " and newline; HELP text escapes \ and newline.
-void appendEscaped(std::string& out, const std::string& text, bool quote) {
-  for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (quote && c == '"') out += "\\\"";
-    else out += c;
+// Runs without such characters are appended in one copy.
+void appendEscaped(std::string& out, std::string_view text, bool quote) {
+  size_t run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '\\' && c != '\n' && (c != '"' || !quote)) continue;
+    out.append(text.data() + run, i - run);
+    out += c == '\n' ? "\\n" : c == '"' ? "\\\"" : "\\\\";
+    run = i + 1;
   }
+  out.append(text.data() + run, text.size() - run);
 }
 
 void appendValue(std::string& out, double value) {

@@ -4,6 +4,8 @@
 
 #include "metrics/http/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,10 +20,10 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 namespace rampart::metrics::http {
@@ -142,18 +144,53 @@ class Session : public std::enable_shared_from_this<Session> {
     end(ec);
   }
 
+  // The response goes out as one buffer: one SSL_write, so the header does
+  // not take a TLS record and a TCP segment of its own. TCP_CORK holds the
+  // records (a body over 16 KiB is two) until the last is written, so the
+  // client gets one segment and one wakeup per response.
   void write(Response res) {
-    response_ = std::make_shared<Response>(std::move(res));
+    keep_alive_ = res.keep_alive();
+    wire_.clear();
+    appendWire(res, wire_);
+    setCork(true);
     lowest().expires_after(timeouts().write);
-    bhttp::async_write(stream_, *response_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(wire_), [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+      self->setCork(false);
       if (ec) return self->end(ec);
-      bool keep = self->response_->keep_alive();
-      self->response_.reset();
+      if (self->wire_.capacity() > kKeptWireBytes) std::string().swap(self->wire_);
       if (self->drain_) return self->drainThenClose();
-      if (!keep) return self->shutdown();
+      if (!self->keep_alive_) return self->shutdown();
       self->first_ = false;
       self->waitForRequest();
     });
+  }
+
+  // The bytes Beast's serializer writes for `res` (status line, fields,
+  // blank line, body); every response has its Content-Length set.
+  static void appendWire(const Response& res, std::string& out) {
+    out.reserve(res.body().size() + 256);
+    out += "HTTP/";
+    out += static_cast<char>('0' + res.version() / 10);
+    out += '.';
+    out += static_cast<char>('0' + res.version() % 10);
+    out += ' ';
+    out += std::to_string(res.result_int());
+    out += ' ';
+    out += res.reason();
+    out += "\r\n";
+    for (const auto& field : res) {
+      out += field.name_string();
+      out += ": ";
+      out += field.value();
+      out += "\r\n";
+    }
+    out += "\r\n";
+    out += res.body();
+  }
+
+  void setCork(bool on) {
+    int value = on ? 1 : 0;
+    ::setsockopt(lowest().socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
   void shutdown() {
@@ -192,12 +229,15 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_{limits().header_bytes + limits().body_bytes + 4096};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::shared_ptr<Response> response_;
+  std::string wire_;  // the response being written
+  bool keep_alive_ = true;
   bool first_ = true;
   bool drain_ = false;
   std::shared_ptr<std::array<char, 16384>> drain_buf_;
   std::size_t drained_ = 0;
   static constexpr std::size_t kMaxDrain = 1 << 20;
+  // A connection keeps its write buffer between responses up to this size.
+  static constexpr std::size_t kKeptWireBytes = 256 * 1024;
 };
 
 void Server::Impl::accept() {
