@@ -1,9 +1,10 @@
 // rampart's HTTPS endpoint and collectors without the rest of the agent,
 // for bench/tls.sh and bench/scrape.sh: the same metrics::http::Server,
 // tls::ServerContext and metrics::Metrics the agent wires together. `plain`
-// answers the same RequestHandler over plain HTTP/1.1 (a minimal
-// thread-per-connection loop), the baseline for the cost of TLS on
-// keep-alive requests.
+// answers the same RequestHandler over plain HTTP/1.1 with the endpoint's
+// connection loop (PlainSession below: one io thread, the same deadlines,
+// buffer and parser), the baseline for the cost of TLS on keep-alive
+// requests.
 //
 //   bench_endpoint https PORT CERT KEY [COLLECTOR...]   collectors to keep
 //   bench_endpoint plain PORT [COLLECTOR...]
@@ -11,17 +12,19 @@
 // Listens on 127.0.0.1 only; stops on SIGTERM or SIGINT.
 #include <csignal>
 #include <charconv>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
@@ -93,26 +96,79 @@ int serveHttps(uint16_t port, const std::string& cert, const std::string& key,
   return 0;
 }
 
-// One connection: requests answered in order until the client closes.
-void plainSession(tcp::socket socket, const http::RequestHandler& handler) {
-  beast::flat_buffer buffer;
-  boost::system::error_code ec;
-  for (;;) {
-    http::Request req;
-    beast::http::read(socket, buffer, req, ec);
-    if (ec) return;
-    http::Response res = handler.handle(req);
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    beast::http::write(socket, res, ec);
-    if (ec || !res.keep_alive()) return;
+// The plain baseline: the endpoint's connection loop over plain TCP. As in
+// metrics/http/server.cpp: one io thread for every connection, a
+// beast::tcp_stream deadline per phase (idle, header, body, write), the same
+// buffer, parser limits and RequestHandler, the response written with one
+// async_write. Only the TLS layer is missing, so the two differ by TLS alone.
+class PlainSession : public std::enable_shared_from_this<PlainSession> {
+ public:
+  PlainSession(tcp::socket socket, const http::RequestHandler& handler, const http::Timeouts& timeouts)
+      : stream_(std::move(socket)), handler_(handler), timeouts_(timeouts) {}
+
+  void waitForRequest() {
+    if (buffer_.size() > 0) return readHeader();
+    stream_.expires_after(first_ ? timeouts_.header : timeouts_.idle);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](const beast::error_code& ec, size_t n) {
+      if (ec) return self->close();
+      self->buffer_.commit(n);
+      self->readHeader();
+    });
   }
-}
+
+ private:
+  void readHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(limits().header_bytes));
+    parser_->body_limit(limits().body_bytes);
+    stream_.expires_after(timeouts_.header);
+    beast::http::async_read_header(stream_, buffer_, *parser_,
+                                   [self = shared_from_this()](const beast::error_code& ec, size_t) {
+                                     if (ec) return self->close();
+                                     self->readBody();
+                                   });
+  }
+
+  void readBody() {
+    stream_.expires_after(timeouts_.body);
+    beast::http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
+      if (ec) return self->close();
+      self->write(self->handler_.handle(self->parser_->get()));
+    });
+  }
+
+  void write(http::Response res) {
+    response_ = std::make_shared<http::Response>(std::move(res));
+    stream_.expires_after(timeouts_.write);
+    beast::http::async_write(stream_, *response_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
+      if (ec || !self->response_->keep_alive()) return self->close();
+      self->response_.reset();
+      self->first_ = false;
+      self->waitForRequest();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  const http::Limits& limits() const { return handler_.config().limits; }
+
+  beast::tcp_stream stream_;
+  const http::RequestHandler& handler_;
+  const http::Timeouts& timeouts_;
+  beast::flat_buffer buffer_{limits().header_bytes + limits().body_bytes + 4096};
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::shared_ptr<http::Response> response_;
+  bool first_ = true;
+};
 
 int servePlain(uint16_t port, rampart::metrics::Metrics& metrics) {
-  http::HandlerConfig config;
-  config.node_name = "bench";
-  const http::RequestHandler handler(config, handlers(metrics));
+  http::ServerOptions options;
+  options.handler.node_name = "bench";
+  const http::RequestHandler handler(options.handler, handlers(metrics));
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -120,7 +176,9 @@ int servePlain(uint16_t port, rampart::metrics::Metrics& metrics) {
   std::function<void()> accept = [&] {
     acceptor.async_accept([&](const boost::system::error_code& ec, tcp::socket socket) {
       if (ec) return;
-      std::thread(plainSession, std::move(socket), std::cref(handler)).detach();
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // as the endpoint does
+      std::make_shared<PlainSession>(std::move(socket), handler, options.timeouts)->waitForRequest();
       accept();
     });
   };
