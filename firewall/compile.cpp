@@ -1,6 +1,7 @@
 #include "firewall/compile.h"
 
 #include <algorithm>
+#include <bit>
 #include <map>
 #include <span>
 
@@ -159,6 +160,12 @@ std::string groupSetName(std::string_view group, Family family) {
   return fmt::format("g_{}_{}", group, familySuffix(family));
 }
 
+uint32_t hashSetSize(size_t elements) {
+  constexpr size_t kHintFrom = 4096;
+  if (elements < kHintFrom) return 0;
+  return static_cast<uint32_t>(std::bit_ceil(2 * elements));
+}
+
 Set groupSet(const Group& g, Family f) {
   Set s;
   s.name = groupSetName(g.name, f);
@@ -180,6 +187,7 @@ Set groupSet(const Group& g, Family f) {
   for (const Cidr& c : cidrs) s.elems.push_back(SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + s.key_len)));
   std::ranges::sort(s.elems);
   s.elems.erase(std::unique(s.elems.begin(), s.elems.end()), s.elems.end());
+  s.size = hashSetSize(s.elems.size());
   return s;
 }
 

@@ -64,6 +64,12 @@ std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptio
 // while the members are single addresses, an interval set once one is a
 // network.
 Set groupSet(const Group& group, Family family);
+// The size a group's hash set is created with: 0 (no limit) below 4,096
+// elements, else twice the elements rounded up to a power of two. The
+// kernel sizes its hash table from it once instead of growing it step by
+// step while 100,000 elements go in (half the time of such an apply); it is
+// also a limit, so a group that outgrows it gets a new set.
+uint32_t hashSetSize(size_t elements);
 std::string groupSetName(std::string_view group, Family family);  // g_<group>_v4
 // Every set a rule may own (s_, p_, meter_): no other rule uses them.
 std::vector<std::string> ownedSetNames(std::string_view rule);

@@ -117,11 +117,13 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, C
           if (at != dels.end() && at->key == keyOf(*c).key) dels.erase(at);  // still a member
         }
     std::erase_if(adds, [&](const SetElem& e) { return std::ranges::binary_search(live.elems, e); });
+    if (hashSetSize(live.elems.size() + adds.size() - dels.size()) != live.size) return false;  // resized
     Set shape;
     shape.name = live.name;
     shape.key_type = live.key_type;
     shape.key_len = live.key_len;
     shape.flags = live.flags;
+    shape.size = live.size;
     shape.handle = live.handle;
     if (!dels.empty()) {
       out.delete_elems.push_back(shape);

@@ -123,7 +123,7 @@ struct Set {
   uint32_t key_len = 0;
   uint32_t flags = 0;     // NFT_SET_INTERVAL, NFT_SET_TIMEOUT, NFT_SET_EVAL
   std::optional<uint64_t> timeout_ms;
-  uint32_t size = 0;      // 0: no limit (dynamic sets always have one)
+  uint32_t size = 0;      // most elements (and the kernel's sizing hint); 0: no limit
   bool counters = false;  // every element has its own counter (`counter` in nft)
   std::vector<SetElem> elems;  // sorted, unique
   uint64_t handle = 0;

@@ -267,3 +267,27 @@ TEST_CASE("fw incremental: group members added and removed are element changes t
   undup.groups[0].cidrs.pop_back();
   CHECK(checkIncremental(dup, {}, undup, {}));
 }
+
+TEST_CASE("fw incremental: a large group of addresses keeps its sized set until it outgrows it", "[incremental]") {
+  auto withMembers = [](size_t n) {
+    Policy p = basePolicy(16, 0);
+    p.groups[0].cidrs.clear();
+    for (size_t i = 0; i < n; ++i)
+      p.groups[0].cidrs.push_back(cidr(fmt::format("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256)));
+    return p;
+  };
+  Policy big = withMembers(5000);
+  const Set* s = nullptr;
+  Ruleset rs = compile(big, {}, kOptions);
+  s = rs.findSet("g_app_v4");
+  REQUIRE(s != nullptr);
+  CHECK(s->size == 16384);
+  Policy plus = big;
+  plus.groups[0].cidrs.push_back(cidr("10.99.0.1"));
+  CHECK(checkIncremental(big, {}, plus, {}));
+  // 4,095 -> 4,096 members: the set gets a size, so a new set.
+  Policy below = withMembers(4095), at = withMembers(4096);
+  CHECK(compile(below, {}, kOptions).findSet("g_app_v4")->size == 0);
+  CHECK(compile(at, {}, kOptions).findSet("g_app_v4")->size == 8192);
+  CHECK_FALSE(checkIncremental(below, {}, at, {}));
+}
