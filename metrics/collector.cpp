@@ -4,6 +4,7 @@ namespace rampart::metrics {
 
 Result<void> Collector::collectInto(Families& out) const {
   std::lock_guard lock(mutex_);
+  spare_next_ = 0;
   size_t before = out.size();
   Result<void> result = collect(out);
   if (!result) out.resize(before);
@@ -14,6 +15,27 @@ Families Collector::Collect() const {
   Families out;
   (void)collectInto(out);
   return out;
+}
+
+void Collector::recycle(std::span<prometheus::MetricFamily> used) const {
+  std::lock_guard lock(mutex_);
+  spare_.clear();
+  spare_.reserve(used.size());
+  for (prometheus::MetricFamily& family : used) spare_.push_back(std::move(family));
+  spare_next_ = 0;
+}
+
+prometheus::MetricFamily& Collector::addFamily(Families& out, std::string_view name,
+                                               std::string_view help,
+                                               prometheus::MetricType type) const {
+  if (spare_next_ >= spare_.size())
+    return metrics::addFamily(out, std::string(name), std::string(help), type);
+  prometheus::MetricFamily& family = out.emplace_back(std::move(spare_[spare_next_++]));
+  family.name.assign(name);
+  family.help.assign(help);
+  family.type = type;
+  family.metric.clear();
+  return family;
 }
 
 }  // namespace rampart::metrics

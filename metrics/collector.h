@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -27,11 +28,24 @@ class Collector : public prometheus::Collectable {
   // prometheus::Collectable: the families, or none when collection failed.
   Families Collect() const override;
 
+  // Hands back families this collector appended (once serialised), so the
+  // next collection reuses their strings and sample storage.
+  void recycle(std::span<prometheus::MetricFamily> used) const;
+
  protected:
   virtual Result<void> collect(Families& out) const = 0;
 
+  // addFamily (family.h) for collectors: the family is the next recycled one
+  // when there is one (name and help assigned into its strings, samples
+  // cleared but their storage kept), so a scrape like the last allocates
+  // nothing for it. Inside a collector it hides the free function.
+  prometheus::MetricFamily& addFamily(Families& out, std::string_view name, std::string_view help,
+                                      prometheus::MetricType type) const;
+
  private:
   mutable std::mutex mutex_;
+  mutable Families spare_;       // recycled families, taken in order
+  mutable size_t spare_next_ = 0;
 };
 
 // A collector of one procfs file, read on every scrape into a buffer it keeps.

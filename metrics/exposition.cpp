@@ -70,7 +70,7 @@ const char* typeName(prometheus::MetricType type) {
 
 }  // namespace
 
-void serializeText(const Families& families, std::string& out) {
+void serializeText(std::span<const prometheus::MetricFamily> families, std::string& out) {
   for (const prometheus::MetricFamily& family : families) {
     if (family.type == prometheus::MetricType::Summary ||
         family.type == prometheus::MetricType::Histogram) {

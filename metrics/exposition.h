@@ -6,6 +6,7 @@
 // raw, so a newline in it would break the exposition.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "metrics/family.h"
@@ -13,6 +14,6 @@
 namespace rampart::metrics {
 
 // Appends the exposition of `families` to `out`.
-void serializeText(const Families& families, std::string& out);
+void serializeText(std::span<const prometheus::MetricFamily> families, std::string& out);
 
 }  // namespace rampart::metrics

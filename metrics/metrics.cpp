@@ -121,42 +121,59 @@ std::vector<std::string_view> Metrics::enabled() const {
   return names;
 }
 
-Families Metrics::collect() {
-  std::lock_guard lock(mutex_);
-  Families out;
+void Metrics::collectLocked(Families& out) {
   out.reserve(last_families_ + 2);
-  prometheus::MetricFamily duration, success;
-  duration.name = "node_scrape_collector_duration_seconds";
-  duration.help = "Duration of a collector scrape.";
-  duration.type = prometheus::MetricType::Gauge;
-  success.name = "node_scrape_collector_success";
-  success.help = "Whether a collector succeeded.";
-  success.type = prometheus::MetricType::Gauge;
-  for (const auto& collector : collectors_) {
+  ends_.clear();
+  if (duration_.metric.size() != collectors_.size()) {
+    duration_ = makeFamily("node_scrape_collector_duration_seconds",
+                           "Duration of a collector scrape.", prometheus::MetricType::Gauge);
+    success_ = makeFamily("node_scrape_collector_success", "Whether a collector succeeded.",
+                          prometheus::MetricType::Gauge);
+    for (const auto& collector : collectors_) {
+      addSample(duration_, 0, {{"collector", std::string(collector->name())}});
+      addSample(success_, 0, {{"collector", std::string(collector->name())}});
+    }
+  }
+  for (size_t i = 0; i < collectors_.size(); ++i) {
     auto start = std::chrono::steady_clock::now();
-    bool ok = collector->collectInto(out).has_value();
+    bool ok = collectors_[i]->collectInto(out).has_value();
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    std::string name(collector->name());
-    addSample(duration, took.count(), {{"collector", name}});
-    addSample(success, ok ? 1 : 0, {{"collector", std::move(name)}});
+    duration_.metric[i].gauge.value = took.count();
+    success_.metric[i].gauge.value = ok ? 1 : 0;
+    ends_.push_back(out.size());
   }
   for (const auto& extra : options_.extra) {
     Families more = extra->Collect();
     std::move(more.begin(), more.end(), std::back_inserter(out));
   }
-  out.push_back(std::move(duration));
-  out.push_back(std::move(success));
   last_families_ = out.size();
+}
+
+Families Metrics::collect() {
+  std::lock_guard lock(mutex_);
+  Families out;
+  collectLocked(out);
+  out.push_back(duration_);
+  out.push_back(success_);
   return out;
 }
 
 std::string Metrics::scrape() {
-  Families families = collect();
+  std::lock_guard lock(mutex_);
+  scratch_.clear();
+  collectLocked(scratch_);
   std::string text;
-  size_t hint = last_text_size_.load(std::memory_order_relaxed);
-  text.reserve(hint + hint / 8);
-  serializeText(families, text);
-  last_text_size_.store(text.size(), std::memory_order_relaxed);
+  text.reserve(last_text_size_ + last_text_size_ / 8);
+  serializeText(scratch_, text);
+  serializeText(std::span(&duration_, 1), text);
+  serializeText(std::span(&success_, 1), text);
+  last_text_size_ = text.size();
+  // The families go back to their collectors, to be refilled next scrape.
+  size_t begin = 0;
+  for (size_t i = 0; i < collectors_.size(); ++i) {
+    collectors_[i]->recycle(std::span(scratch_).subspan(begin, ends_[i] - begin));
+    begin = ends_[i];
+  }
   return text;
 }
 

@@ -10,7 +10,6 @@
 //   std::string text = (*metrics)->scrape();
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -79,11 +78,19 @@ class Metrics {
  private:
   explicit Metrics(Options options) : options_(std::move(options)) {}
 
+  // Collects every collector and extra into `out`; fills duration_,
+  // success_ and ends_. Under mutex_.
+  void collectLocked(Families& out);
+
   Options options_;
   std::vector<std::unique_ptr<Collector>> collectors_;
   std::mutex mutex_;
+  // Kept between scrapes, so a scrape reuses their storage.
+  Families scratch_;
+  std::vector<size_t> ends_;  // where each collector's families end in scratch_
+  prometheus::MetricFamily duration_, success_;  // one sample per collector
   size_t last_families_ = 0;
-  std::atomic<size_t> last_text_size_{0};  // sizes the next buffer
+  size_t last_text_size_ = 0;  // sizes the next buffer
 };
 
 }  // namespace rampart::metrics

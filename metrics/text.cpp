@@ -93,13 +93,17 @@ std::optional<double> parseNumber(std::string_view text) {
 
 std::string sanitizeMetricName(std::string_view name) {
   std::string out(name);
-  for (size_t i = 0; i < out.size(); ++i) {
-    char c = out[i];
+  sanitizeMetricNameInPlace(out);
+  return out;
+}
+
+void sanitizeMetricNameInPlace(std::string& name) {
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
               (c >= '0' && c <= '9' && i > 0);
-    if (!ok) out[i] = '_';
+    if (!ok) name[i] = '_';
   }
-  return out;
 }
 
 std::string sanitizeLabelValue(std::string_view value) {

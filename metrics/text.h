@@ -38,6 +38,7 @@ std::optional<double> parseNumber(std::string_view text);
 
 // Metric-name characters: [a-zA-Z0-9_:], anything else becomes '_'.
 std::string sanitizeMetricName(std::string_view name);
+void sanitizeMetricNameInPlace(std::string& name);
 // Label values must be UTF-8: bytes that are not become U+FFFD.
 std::string sanitizeLabelValue(std::string_view value);
 

@@ -89,7 +89,7 @@ Result<void> CpuCollector::collect(Families& out) const {
   return {};
 }
 
-void CpuCollector::addGuest(Families& out, const std::vector<CpuTicks>& cpus) {
+void CpuCollector::addGuest(Families& out, const std::vector<CpuTicks>& cpus) const {
   // guest and guest_nice are also counted in user and nice (kernel
   // account_guest_time); node_exporter exports them as modes user and nice.
   auto& guest = addFamily(out, "node_cpu_guest_seconds_total",

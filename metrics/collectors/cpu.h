@@ -45,7 +45,7 @@ class CpuCollector final : public ProcFileCollector {
   Result<void> collect(Families& out) const override;
 
  private:
-  static void addGuest(Families& out, const std::vector<CpuTicks>& cpus);
+  void addGuest(Families& out, const std::vector<CpuTicks>& cpus) const;
 };
 
 }  // namespace rampart::metrics

@@ -1,6 +1,6 @@
 #include "metrics/collectors/meminfo.h"
 
-#include <unordered_set>
+#include <algorithm>
 
 #include "metrics/proc_file.h"
 #include "metrics/text.h"
@@ -22,8 +22,12 @@ std::string meminfoName(std::string_view key) {
 }  // namespace
 
 std::vector<MeminfoValue> parseMeminfo(std::string_view text) {
+  // Reserved for every line, so the names never move while `seen` views them.
+  const size_t lines_max = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
   std::vector<MeminfoValue> values;
-  std::unordered_set<std::string> seen;
+  values.reserve(lines_max);
+  std::vector<std::string_view> seen;  // sorted names, to drop a repeated field
+  seen.reserve(lines_max);
   Lines lines(text);
   std::string_view line;
   while (lines.next(line)) {
@@ -36,13 +40,17 @@ std::vector<MeminfoValue> parseMeminfo(std::string_view text) {
     if (fields.next(extra) || (has_unit && unit != "kB")) continue;
     auto value = parseU64(number);
     if (!value) continue;
-    MeminfoValue v{meminfoName(line.substr(0, colon)), static_cast<double>(*value)};
+    MeminfoValue& v = values.emplace_back(meminfoName(line.substr(0, colon)), static_cast<double>(*value));
     if (has_unit) {
       v.name += "_bytes";
       v.value *= 1024;
     }
-    if (!seen.insert(v.name).second) continue;
-    values.push_back(std::move(v));
+    auto at = std::lower_bound(seen.begin(), seen.end(), std::string_view(v.name));
+    if (at != seen.end() && *at == v.name) {
+      values.pop_back();
+      continue;
+    }
+    seen.insert(at, v.name);
   }
   return values;
 }
@@ -60,9 +68,9 @@ Result<void> MeminfoCollector::collect(Families& out) const {
     // meminfo field does today ("HugePages_Total" is a gauge).
     auto type = v.name.ends_with("_total") ? prometheus::MetricType::Counter
                                            : prometheus::MetricType::Gauge;
-    auto& family = addFamily(out, "node_memory_" + v.name,
-                             "Memory information field " + v.name + ".", type);
-    addSample(family, v.value);
+    name_.assign("node_memory_").append(v.name);
+    help_.assign("Memory information field ").append(v.name).append(".");
+    addSample(addFamily(out, name_, help_, type), v.value);
   }
   return {};
 }

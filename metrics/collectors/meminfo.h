@@ -26,6 +26,9 @@ class MeminfoCollector final : public ProcFileCollector {
 
  protected:
   Result<void> collect(Families& out) const override;
+
+ private:
+  mutable std::string name_, help_;  // the family being added, built in place
 };
 
 }  // namespace rampart::metrics

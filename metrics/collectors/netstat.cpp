@@ -114,17 +114,15 @@ Result<void> NetstatCollector::collect(Families& out) const {
   const size_t first = out.size();
   for (const auto& source : sources) {
     for (const NetstatValue& v : source) {
-      std::string name = "node_netstat_";
-      name.append(v.protocol).append("_").append(v.field);
-      name = sanitizeMetricName(name);
+      std::string& name = name_;
+      name.assign("node_netstat_").append(v.protocol).append("_").append(v.field);
+      sanitizeMetricNameInPlace(name);
       // A field repeated (across files or in a hostile one) is exported once;
       // a linear look over the ~45 families beats hashing here.
       auto begin = out.begin() + static_cast<std::ptrdiff_t>(first);
       if (std::any_of(begin, out.end(), [&](const auto& f) { return f.name == name; })) continue;
-      std::string help = "Statistic ";
-      help.append(v.protocol).append(v.field).append(".");
-      addSample(addFamily(out, std::move(name), std::move(help), prometheus::MetricType::Untyped),
-                v.value);
+      help_.assign("Statistic ").append(v.protocol).append(v.field).append(".");
+      addSample(addFamily(out, name, help_, prometheus::MetricType::Untyped), v.value);
     }
   }
   return {};

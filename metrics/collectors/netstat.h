@@ -48,6 +48,7 @@ class NetstatCollector final : public Collector {
 
  private:
   mutable ProcFile netstat_, snmp_, snmp6_;
+  mutable std::string name_, help_;  // the family being added, built in place
 };
 
 }  // namespace rampart::metrics

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "exposition.h"
 #include "metrics/metrics.h"
+#include "metrics/proc_file.h"
 #include "support.h"
 
 using namespace rampart::metrics;
@@ -193,4 +195,100 @@ TEST_CASE("bench: CPU time of 1,000 in-process scrapes", "[.bench]") {
   std::printf("1000 scrapes: %.3f s CPU, %.1f us per scrape, %zu bytes each\n", took,
               took * 1000, bytes / 1000);
   CHECK(bytes > 0);
+}
+
+namespace {
+
+// The exposition without the lines that differ between two scrapes of the
+// same files (collector durations, the clock).
+std::string withoutTimings(const std::string& text) {
+  std::istringstream in(text);
+  std::string out, line;
+  while (std::getline(in, line))
+    if (!line.starts_with("node_scrape_collector_duration_seconds{") &&
+        !line.starts_with("node_time_seconds "))
+      out += line + "\n";
+  return out;
+}
+
+void copyTree(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::filesystem::copy(from, to,
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::copy_symlinks);
+}
+
+}  // namespace
+
+TEST_CASE("metrics: a scrape after files changed shape equals a first scrape (families are reused)") {
+  auto root = std::filesystem::temp_directory_path() / ("rampart-reuse-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  copyTree(test::procFixture("real"), root);
+  Options o = fixtureOptions("real");
+  o.proc_root = root;
+  auto reused = make(o);
+  const std::string first = reused->scrape();
+  CHECK(withoutTimings(reused->scrape()) == withoutTimings(first));
+
+  // Fewer meminfo fields, one more network device, a CPU less: every family
+  // list and sample list changes length against the one kept from before.
+  std::string meminfo = test::readText(root / "meminfo");
+  size_t line1 = meminfo.find('\n'), line2 = meminfo.find('\n', line1 + 1);
+  meminfo.erase(line1 + 1, line2 - line1);  // the second field goes
+  std::ofstream(root / "meminfo", std::ios::trunc) << meminfo;
+  std::string dev = test::readText(root / "net/dev");
+  std::ofstream(root / "net/dev", std::ios::trunc)
+      << dev << "  new0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+  std::string stat = test::readText(root / "stat");
+  size_t cpu1 = stat.find("\ncpu1 ");
+  REQUIRE(cpu1 != std::string::npos);
+  stat.erase(cpu1, stat.find('\n', cpu1 + 1) - cpu1);
+  std::ofstream(root / "stat", std::ios::trunc) << stat;
+
+  const std::string again = reused->scrape();
+  const std::string fresh = make(o)->scrape();
+  std::filesystem::remove_all(root);
+  CHECK(withoutTimings(again) != withoutTimings(first));
+  CHECK(withoutTimings(again) == withoutTimings(fresh));
+  CHECK(again.find("device=\"new0\"") != std::string::npos);
+}
+
+TEST_CASE("ProcFile: a procfs file stays open and reads afresh; a replaced regular file is read anew") {
+  auto fds = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  size_t before = fds();
+  {
+    ProcFile limits("/proc/self/limits");
+    auto one = limits.read();
+    REQUIRE(one);
+    std::string first(*one);
+    CHECK(first == test::readText("/proc/self/limits"));
+    CHECK(fds() == before + 1);  // kept open
+    auto two = limits.read();
+    REQUIRE(two);
+    CHECK(*two == first);
+    CHECK(fds() == before + 1);
+  }
+  CHECK(fds() == before);  // closed with the ProcFile
+
+  auto dir = std::filesystem::temp_directory_path() / ("rampart-procfile-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "f") << "one";
+  ProcFile file((dir / "f").string());
+  auto a = file.read();
+  REQUIRE(a);
+  CHECK(*a == "one");
+  std::ofstream(dir / "g") << "two two";
+  std::filesystem::rename(dir / "g", dir / "f");
+  auto b = file.read();
+  REQUIRE(b);
+  CHECK(*b == "two two");
+  CHECK(fds() == before);  // not procfs: not kept
+  std::filesystem::remove(dir / "f");
+  auto gone = file.read();
+  REQUIRE_FALSE(gone);
+  CHECK(isMissing(gone.error()));
+  std::filesystem::remove_all(dir);
 }
