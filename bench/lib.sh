@@ -232,7 +232,12 @@ start_rampart() {
   if [[ -x $rampart && ${BENCH_NO_AGENT:-} != 1 ]]; then
     local dir=$certdir/rampart-$port c disable=()
     mkdir -p "$dir"
-    for c in conntrack filesystem firewall process tls uname; do disable+=("$c"); done
+    # Every collector `metrics.disable` accepts (agent/config.cpp) except
+    # SCRAPE_COLLECTORS, so both exporters do the same work.
+    for c in conntrack cpu diskstats filefd filesystem firewall loadavg meminfo netclass netdev \
+      netstat pressure process time tls uname; do
+      [[ " ${SCRAPE_COLLECTORS[*]} " == *" $c "* ]] || disable+=("$c")
+    done
     cat >"$dir/rampart.yaml" <<YAML
 node:
   name: bench
