@@ -37,7 +37,10 @@ Result<void> FirewallComponent::reload(const Config& config) {
 
 Result<fw::ApplyReport> FirewallComponent::apply() {
   if (!engine_ || config_ == nullptr) return fail("the firewall engine is not running");
-  fw::Policy policy = config_->firewall;
+  // Assigned into the same buffer each time: the rules' strings and vectors
+  // keep their storage, so a 10,000-rule policy costs no allocation here.
+  fw::Policy& policy = scratch_;
+  policy = config_->firewall;
   std::vector<fw::Ban> bans;
   if (overlay_) overlay_(policy, bans);
   auto report = engine_->apply(policy, bans);

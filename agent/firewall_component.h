@@ -55,6 +55,7 @@ class FirewallComponent : public Component {
   std::optional<boost::asio::posix::stream_descriptor> events_;
   const Config* config_ = nullptr;
   Overlay overlay_;
+  fw::Policy scratch_;  // the policy apply() hands the engine, reused (see apply())
   metrics::FirewallCounters counters_;
   uint32_t generation_ = 0;
   std::string last_error_;

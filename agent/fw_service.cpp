@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include "agent/firewall_component.h"
 #include "agent/log.h"
@@ -160,7 +161,9 @@ FwService::FwService(boost::asio::io_context& io, FirewallComponent& firewall, F
       next.rollback.reset();
       if (save(next)) state_ = std::move(next);
     }
-    policy = effectivePolicy(policy, state_);
+    if (state_.rollback && serializePolicy(policy) == serializePolicy(state_.rollback->rejected))
+      policy = state_.rollback->policy;
+    addCliRules(policy, state_);
     bans = state_.bans;
   });
 }
@@ -173,20 +176,30 @@ fw::Policy FwService::effectivePolicy(const fw::Policy& config_policy, const FwS
   fw::Policy p = state.rollback && serializePolicy(config_policy) == serializePolicy(state.rollback->rejected)
                      ? state.rollback->policy
                      : config_policy;
+  addCliRules(p, state);
+  return p;
+}
+
+void FwService::addCliRules(fw::Policy& p, const FwState& state) const {
+  if (state.rules.empty()) return;
   std::vector<fw::Rule> rules;
-  rules.reserve(p.rules.size() + state.rules.size());
   const auto now = Clock::now();
-  std::set<std::string_view> config_names;
-  for (const auto& r : p.rules) config_names.insert(r.name);
+  // A config rule that took the name since wins; the CLI rule waits. Few
+  // CLI rules are looked up one by one, many through a hash of the names.
+  std::unordered_set<std::string_view> config_names;
+  if (state.rules.size() > 8)
+    for (const auto& r : p.rules) config_names.insert(r.name);
+  auto inConfig = [&](std::string_view name) {
+    if (state.rules.size() > 8) return config_names.contains(name);
+    return std::ranges::any_of(p.rules, [&](const fw::Rule& r) { return r.name == name; });
+  };
   for (const auto& cr : state.rules) {
     if (cr.rule.expires && *cr.rule.expires <= now) continue;
-    // A config rule that took the name since wins; the CLI rule waits.
-    if (config_names.contains(cr.rule.name)) continue;
+    if (inConfig(cr.rule.name)) continue;
     rules.push_back(cr.rule);
   }
-  for (auto& r : p.rules) rules.push_back(std::move(r));
-  p.rules = std::move(rules);
-  return p;
+  // CLI rules go first; the config's rules move (no copy) behind them.
+  p.rules.insert(p.rules.begin(), std::make_move_iterator(rules.begin()), std::make_move_iterator(rules.end()));
 }
 
 Result<void> FwService::start(const Config& config) {
@@ -244,10 +257,50 @@ Result<void> FwService::save(const FwState& state) {
   return saveState(path_, state);
 }
 
+namespace {
+
+// Whether a rule can decide a connection to one of `ports` (a rule for
+// every port can).
+bool coversAny(const fw::Rule& r, const std::vector<uint16_t>& ports) {
+  if (r.ports.empty()) return true;
+  return std::ranges::any_of(r.ports, [&](const fw::PortSpec& spec) {
+    return std::ranges::any_of(ports, [&](uint16_t p) { return spec.range.first <= p && p <= spec.range.last; });
+  });
+}
+
+// True when going from `before` to `after` (the same configuration) cannot
+// change what happens to a connection to `ports`: no new ban, and every
+// CLI rule that came or went is for other ports. Then there is no need to
+// look at the connections (a walk of the kernel's whole TCP table).
+bool cannotCut(const FwState& before, const FwState& after, const std::vector<uint16_t>& ports) {
+  std::set<fw::Cidr> banned;
+  for (const auto& b : before.bans) banned.insert(b.cidr);
+  for (const auto& b : after.bans)
+    if (!banned.contains(b.cidr)) return false;
+  auto changed = [&](const std::vector<CliRule>& from, const std::vector<CliRule>& to) {
+    for (const auto& r : from) {
+      bool kept = std::ranges::any_of(to, [&](const CliRule& o) { return o.rule == r.rule; });
+      if (!kept && coversAny(r.rule, ports)) return true;
+    }
+    return false;
+  };
+  return !changed(before.rules, after.rules) && !changed(after.rules, before.rules);
+}
+
+}  // namespace
+
 std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const FwState& before,
                                           const fw::Policy& after_cfg, const FwState& after,
                                           const Request& req) const {
   if (flag(req, "force")) return {};
+  if (&before_cfg == &after_cfg && before.pending == after.pending && before.rollback == after.rollback) {
+    std::vector<uint16_t> ports = sshPorts(before_cfg);
+    for (const auto& cr : before.rules)
+      if (cr.rule.name == "ssh") ports = sshPorts(effectivePolicy(before_cfg, before));
+    if (auto s = optString(req, "ssh_connection", 200))
+      if (auto c = parseSshConnection(*s)) ports.push_back(c->local_port);
+    if (cannotCut(before, after, ports)) return {};
+  }
   GuardInput in;
   fw::Policy b = effectivePolicy(before_cfg, before);
   fw::Policy a = effectivePolicy(after_cfg, after);

@@ -74,6 +74,9 @@ class FwService : public Component {
   // The policy the kernel should hold for a configuration policy, with this
   // state: a rollback in force replaces it, CLI rules go first.
   fw::Policy effectivePolicy(const fw::Policy& config_policy, const FwState& state) const;
+  // The CLI rules of `state` (those still in force whose names the
+  // configuration has not taken) put in front of p's rules.
+  void addCliRules(fw::Policy& p, const FwState& state) const;
 
  private:
   using Clock = std::chrono::system_clock;

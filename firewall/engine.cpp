@@ -70,7 +70,9 @@ struct Engine::Impl {
     }
     cache_generation = generation;
     // Assignment reuses the old copy's storage: rules that did not change
-    // cost no allocation.
+    // cost no allocation (room for more rules, so one more is no new copy).
+    if (cache_policy->rules.capacity() < policy.rules.size())
+      cache_policy->rules.reserve(policy.rules.size() + policy.rules.size() / 8 + 16);
     *cache_policy = policy;
     cache_bans = bans;
   }
