@@ -5,12 +5,12 @@
 #include "agent/daemon.h"
 
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,6 +19,7 @@
 #include "agent/firewall_component.h"
 #include "agent/fw_service.h"
 #include "agent/log.h"
+#include "agent/sd_notify.h"
 #include "agent/web_component.h"
 
 namespace rampart::agent {
@@ -32,9 +33,9 @@ uint64_t monotonicUsec() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-// sd_notify is a no-op outside systemd (NOTIFY_SOCKET unset).
+// A no-op outside systemd (NOTIFY_SOCKET unset).
 void notify(const std::string& state) {
-  if (sd_notify(0, state.c_str()) < 0) log::debug("sd_notify failed");
+  if (!notifyServiceManager(state) && std::getenv("NOTIFY_SOCKET") != nullptr) log::debug("sd_notify failed");
 }
 
 Result<void> makeDirs(const std::string& path, mode_t mode) {
@@ -251,9 +252,8 @@ int Daemon::run() {
   }
 
   watchSignals();
-  uint64_t usec = 0;
-  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    rt_->watchdog_interval = std::chrono::microseconds(usec / 2);
+  if (auto interval = serviceWatchdog()) {
+    rt_->watchdog_interval = *interval / 2;
     startWatchdog();
   }
   notify(fmt::format("READY=1\nMAINPID={}\nSTATUS=running, control socket {}", ::getpid(),
