@@ -8,6 +8,8 @@ Result<void> Collector::collectInto(Families& out) const {
   size_t before = out.size();
   Result<void> result = collect(out);
   if (!result) out.resize(before);
+  spare_.clear();  // what was not taken is stale; only recycle() refills it
+  spare_next_ = 0;
   return result;
 }
 
@@ -23,6 +25,12 @@ void Collector::recycle(std::span<prometheus::MetricFamily> used) const {
   spare_.reserve(used.size());
   for (prometheus::MetricFamily& family : used) spare_.push_back(std::move(family));
   spare_next_ = 0;
+}
+
+prometheus::MetricFamily& Collector::reuseFamily(Families& out) const {
+  prometheus::MetricFamily& family = out.emplace_back(std::move(spare_.at(spare_next_++)));
+  family.metric.clear();
+  return family;
 }
 
 prometheus::MetricFamily& Collector::addFamily(Families& out, std::string_view name,

@@ -41,6 +41,12 @@ class Collector : public prometheus::Collectable {
   // nothing for it. Inside a collector it hides the free function.
   prometheus::MetricFamily& addFamily(Families& out, std::string_view name, std::string_view help,
                                       prometheus::MetricType type) const;
+  // Families handed back by the last scrape and not yet taken again.
+  size_t spareFamilies() const { return spare_.size() - spare_next_; }
+  // Appends the next recycled family as it was (name, help, type kept;
+  // samples cleared). Only when spareFamilies() > 0 and the caller knows
+  // the family is the one it would build (same input layout as last time).
+  prometheus::MetricFamily& reuseFamily(Families& out) const;
 
  private:
   mutable std::mutex mutex_;

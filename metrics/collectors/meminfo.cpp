@@ -1,6 +1,7 @@
 #include "metrics/collectors/meminfo.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "metrics/proc_file.h"
 #include "metrics/text.h"
@@ -19,15 +20,10 @@ std::string meminfoName(std::string_view key) {
   return sanitizeMetricName(name);
 }
 
-}  // namespace
-
-std::vector<MeminfoValue> parseMeminfo(std::string_view text) {
-  // Reserved for every line, so the names never move while `seen` views them.
-  const size_t lines_max = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-  std::vector<MeminfoValue> values;
-  values.reserve(lines_max);
-  std::vector<std::string_view> seen;  // sorted names, to drop a repeated field
-  seen.reserve(lines_max);
+// Calls fn(key, value) for every well-formed line ("Key:  123 kB" or
+// "Key:  123"), the value in bytes when the line has the kB unit.
+template <class Fn>
+void forEachMeminfoLine(std::string_view text, Fn&& fn) {
   Lines lines(text);
   std::string_view line;
   while (lines.next(line)) {
@@ -40,18 +36,33 @@ std::vector<MeminfoValue> parseMeminfo(std::string_view text) {
     if (fields.next(extra) || (has_unit && unit != "kB")) continue;
     auto value = parseU64(number);
     if (!value) continue;
-    MeminfoValue& v = values.emplace_back(meminfoName(line.substr(0, colon)), static_cast<double>(*value));
-    if (has_unit) {
-      v.name += "_bytes";
-      v.value *= 1024;
-    }
+    double v = static_cast<double>(*value);
+    fn(line.substr(0, colon), has_unit, has_unit ? v * 1024 : v);
+  }
+}
+
+}  // namespace
+
+std::vector<MeminfoValue> parseMeminfo(std::string_view text, std::vector<bool>* kept) {
+  // Reserved for every line, so the names never move while `seen` views them.
+  const size_t lines_max = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  std::vector<MeminfoValue> values;
+  values.reserve(lines_max);
+  std::vector<std::string_view> seen;  // sorted names, to drop a repeated field
+  seen.reserve(lines_max);
+  if (kept) kept->clear();
+  forEachMeminfoLine(text, [&](std::string_view key, bool has_unit, double value) {
+    MeminfoValue& v = values.emplace_back(meminfoName(key), value);
+    if (has_unit) v.name += "_bytes";
     auto at = std::lower_bound(seen.begin(), seen.end(), std::string_view(v.name));
-    if (at != seen.end() && *at == v.name) {
+    bool repeated = at != seen.end() && *at == v.name;
+    if (kept) kept->push_back(!repeated);
+    if (repeated) {
       values.pop_back();
-      continue;
+      return;
     }
     seen.insert(at, v.name);
-  }
+  });
   return values;
 }
 
@@ -61,7 +72,22 @@ MeminfoCollector::MeminfoCollector(std::string proc_root)
 Result<void> MeminfoCollector::collect(Families& out) const {
   auto text = read();
   if (!text) return std::unexpected(text.error());
-  std::vector<MeminfoValue> values = parseMeminfo(*text);
+  // The same lines as last scrape: the same families, which come back from
+  // the last scrape with their names; only the values are new.
+  keys_.clear();
+  values_.clear();
+  forEachMeminfoLine(*text, [&](std::string_view key, bool has_unit, double value) {
+    uint32_t size = static_cast<uint32_t>(key.size());
+    keys_.append(reinterpret_cast<const char*>(&size), sizeof size).append(key);
+    keys_ += has_unit ? 'k' : '-';
+    values_.push_back(value);
+  });
+  if (!values_.empty() && keys_ == last_keys_ && spareFamilies() == exported_) {
+    for (size_t i = 0; i < values_.size(); ++i)
+      if (kept_[i]) addSample(reuseFamily(out), values_[i]);
+    return {};
+  }
+  std::vector<MeminfoValue> values = parseMeminfo(*text, &kept_);
   if (values.empty()) return fail("{}: no fields", path());
   for (MeminfoValue& v : values) {
     // node_exporter types a name ending in "_total" as a counter; no
@@ -72,6 +98,8 @@ Result<void> MeminfoCollector::collect(Families& out) const {
     help_.assign("Memory information field ").append(v.name).append(".");
     addSample(addFamily(out, name_, help_, type), v.value);
   }
+  exported_ = values.size();
+  last_keys_.swap(keys_);
   return {};
 }
 

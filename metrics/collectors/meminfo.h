@@ -17,7 +17,9 @@ struct MeminfoValue {
 };
 
 // Malformed lines are skipped; a name seen twice keeps its first value.
-std::vector<MeminfoValue> parseMeminfo(std::string_view text);
+// With `kept`, one flag per well-formed line: whether its value was returned
+// (false for a repeated name).
+std::vector<MeminfoValue> parseMeminfo(std::string_view text, std::vector<bool>* kept = nullptr);
 
 class MeminfoCollector final : public ProcFileCollector {
  public:
@@ -29,6 +31,12 @@ class MeminfoCollector final : public ProcFileCollector {
 
  private:
   mutable std::string name_, help_;  // the family being added, built in place
+  // The last scrape's well-formed lines (key and unit of each), which of them
+  // were exported, and how many families that made; this scrape's values.
+  mutable std::string keys_, last_keys_;
+  mutable std::vector<bool> kept_;
+  mutable size_t exported_ = 0;
+  mutable std::vector<double> values_;
 };
 
 }  // namespace rampart::metrics

@@ -252,6 +252,13 @@ TEST_CASE("metrics: a scrape after files changed shape equals a first scrape (fa
   CHECK(again.find("device=\"new0\"") != std::string::npos);
 }
 
+TEST_CASE("metrics: hostile fixtures (repeated fields among them) scrape the same twice in a row") {
+  auto metrics = make(fixtureOptions("hostile"));
+  const std::string first = metrics->scrape();
+  CHECK(withoutTimings(metrics->scrape()) == withoutTimings(first));
+  CHECK(withoutTimings(metrics->scrape()) == withoutTimings(first));
+}
+
 TEST_CASE("ProcFile: a procfs file stays open and reads afresh; a replaced regular file is read anew") {
   auto fds = [] {
     size_t n = 0;
