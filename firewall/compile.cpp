@@ -113,7 +113,12 @@ Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
       if (!timeout) permanent = true;
       else longest = std::max(longest, *timeout);
     }
-    if (!permanent) e.timeout_ms = longest;
+    if (!permanent) {
+      e.timeout_ms = longest;
+      e.expires_at_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(opt.now.time_since_epoch()).count() +
+          static_cast<int64_t>(longest);
+    }
   }
   return s;
 }

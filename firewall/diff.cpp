@@ -1,6 +1,7 @@
 #include "firewall/diff.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -194,6 +195,38 @@ void diffSetElements(const Set& want, const Set& have, Changes& out) {
   Set del = add;
   std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
   std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));
+  if ((want.flags & NFT_SET_TIMEOUT) != 0) {
+    // An element in both whose expiry moved (a ban extended, shortened or
+    // made permanent) is replaced: taken out, put back with its new timeout.
+    // A second of slack covers the time between compile and dump.
+    constexpr int64_t kSlackMs = 1000;
+    auto moved = [](const SetElem& w, const SetElem& h) {
+      if (w.expires_at_ms.has_value() != h.expires_at_ms.has_value()) return true;
+      return w.expires_at_ms && std::abs(*w.expires_at_ms - *h.expires_at_ms) > kSlackMs;
+    };
+    bool any = false;
+    auto w = want.elems.begin();
+    auto h = have.elems.begin();
+    while (w != want.elems.end() && h != have.elems.end()) {
+      if (*w < *h) {
+        ++w;
+      } else if (*h < *w) {
+        ++h;
+      } else {
+        if (moved(*w, *h)) {
+          add.elems.push_back(*w);
+          del.elems.push_back(*h);
+          any = true;
+        }
+        ++w;
+        ++h;
+      }
+    }
+    if (any) {
+      std::ranges::sort(add.elems);
+      std::ranges::sort(del.elems);
+    }
+  }
   if (!add.elems.empty()) out.add_elems.push_back(std::move(add));
   if (!del.elems.empty()) out.delete_elems.push_back(std::move(del));
 }

@@ -1,6 +1,7 @@
 #include "firewall/netlink_objects.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include <libnftnl/udata.h>
@@ -239,7 +240,7 @@ Set fromNftnl(const nftnl_set* s) {
   bool open = false;
   for (Raw& r : raw) {
     if (!out.interval() || !r.end) {
-      out.elems.push_back(SetElem{std::move(r.key), {}, std::nullopt, r.expiration, std::move(r.comment), r.packets,
+      out.elems.push_back(SetElem{std::move(r.key), {}, std::nullopt, r.expiration, std::nullopt, std::move(r.comment), r.packets,
                                   r.bytes});
       open = out.interval();
     } else if (open) {
@@ -248,6 +249,11 @@ Set fromNftnl(const nftnl_set* s) {
     }
   }
   std::ranges::sort(out.elems);
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (SetElem& e : out.elems)
+    if (e.expiration_ms) e.expires_at_ms = now_ms + static_cast<int64_t>(*e.expiration_ms);
   return out;
 }
 

@@ -97,6 +97,10 @@ struct SetElem {
   Bytes key_end;
   std::optional<uint64_t> timeout_ms;     // desired: the element's lifetime
   std::optional<uint64_t> expiration_ms;  // dump: time left
+  // When the element times out, in ms since the epoch (system clock), for
+  // desired and dumped elements alike; nullopt: never. Elements of a
+  // timeout set whose expiries differ are replaced (diff.h).
+  std::optional<int64_t> expires_at_ms;
   // In a rule table (RuleKind::Run) the element stands for a policy rule:
   // its comment is that rule's tag ("rule:<name>"), and its counter counts
   // the packets that rule matched.

@@ -522,3 +522,55 @@ TEST_CASE("fw rule tables: 60 rules of two shapes are two lookups, with traffic 
   CHECK_FALSE(connects(tb.cli, "10.99.0.3", "10.99.0.1", sourced.port));
   CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", any.port));
 }
+
+TEST_CASE("fw bans: a ban's new expiry reaches the kernel (extended, shortened, made permanent)", "[netns]") {
+  Testbed tb;
+  Policy p;
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  const auto now = std::chrono::system_clock::now();
+  auto expiryOf = [&](std::string_view set) -> std::optional<uint64_t> {
+    Ruleset live = tb.live();
+    const Set* s = live.findSet(set);
+    REQUIRE(s != nullptr);
+    REQUIRE(s->elems.size() == 1);
+    return s->elems.front().expiration_ms;
+  };
+  std::vector<Ban> bans{Ban{cidr("203.0.113.7"), now + 1h}, Ban{cidr("2001:db8::7"), now + 1h}};
+  REQUIRE(tb.engine->apply(p, bans));
+  auto first = expiryOf("bans_v4");
+  REQUIRE(first);
+  CHECK(*first > 3500'000);
+  CHECK(*first <= 3600'000);
+
+  bans[0].expires = now + 3h;  // extended
+  auto r = tb.engine->apply(p, bans);
+  REQUIRE(r);
+  CHECK(r->elements_added == 1);
+  CHECK(r->elements_deleted == 1);
+  auto later = expiryOf("bans_v4");
+  REQUIRE(later);
+  CHECK(*later > 3 * 3500'000);
+
+  bans[1].expires = now + 10min;  // shortened
+  REQUIRE(tb.engine->apply(p, bans));
+  auto sooner = expiryOf("bans_v6");
+  REQUIRE(sooner);
+  CHECK(*sooner <= 600'000);
+
+  bans[0].expires.reset();  // made permanent
+  REQUIRE(tb.engine->apply(p, bans));
+  CHECK_FALSE(expiryOf("bans_v4"));
+
+  // The same bans again change nothing, from the engine's cache and from a
+  // fresh engine reading the kernel.
+  r = tb.engine->apply(p, bans);
+  REQUIRE(r);
+  CHECK(r->messages == 0);
+  auto in = tb.srv.enter();
+  REQUIRE(in.ok());
+  auto fresh = Engine::create();
+  REQUIRE(fresh);
+  r = (*fresh)->apply(p, bans);
+  REQUIRE(r);
+  CHECK(r->messages == 0);
+}
