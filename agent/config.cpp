@@ -37,10 +37,10 @@ constexpr size_t kMaxWatchedCertificates = 1024;
 constexpr size_t kMaxBasicAuthUsers = 1024;
 
 // The collectors `metrics.disable` may name (the metrics/ collectors).
-constexpr std::array<std::string_view, 16> kCollectors = {
+constexpr std::array<std::string_view, 17> kCollectors = {
     "conntrack", "cpu",     "diskstats", "filefd",  "filesystem", "firewall",
     "loadavg",   "meminfo", "netclass",  "netdev",  "netstat",    "pressure",
-    "process",   "time",    "tls",       "uname"};
+    "process",   "time",    "tls",       "uname",   "udp_queues"};
 
 // Counts the nodes of the document with aliases expanded, from the parser's
 // events (one pass, nothing expanded).

@@ -235,7 +235,7 @@ start_rampart() {
     # Every collector `metrics.disable` accepts (agent/config.cpp) except
     # SCRAPE_COLLECTORS, so both exporters do the same work.
     for c in conntrack cpu diskstats filefd filesystem firewall loadavg meminfo netclass netdev \
-      netstat pressure process time tls uname; do
+      netstat pressure process time tls udp_queues uname; do
       [[ " ${SCRAPE_COLLECTORS[*]} " == *" $c "* ]] || disable+=("$c")
     done
     cat >"$dir/rampart.yaml" <<YAML

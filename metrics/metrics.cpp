@@ -21,6 +21,7 @@
 #include "metrics/collectors/process.h"
 #include "metrics/collectors/time.h"
 #include "metrics/collectors/tls.h"
+#include "metrics/collectors/udp_queues.h"
 #include "metrics/exposition.h"
 
 namespace rampart::metrics {
@@ -33,7 +34,7 @@ struct Entry {
 };
 
 // The list of collectors: written out here, in scrape order.
-const std::array<Entry, 17> kCollectors = {{
+const std::array<Entry, 18> kCollectors = {{
     {"cpu", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<CpuCollector>(o.proc_root);
      }},
@@ -45,6 +46,9 @@ const std::array<Entry, 17> kCollectors = {{
      }},
     {"netstat", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<NetstatCollector>(o.proc_root);
+     }},
+    {"udp_queues", [](const Options& o) -> std::unique_ptr<Collector> {
+       return std::make_unique<UdpQueuesCollector>(o.proc_root);
      }},
     {"conntrack", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<ConntrackCollector>(o.proc_root);

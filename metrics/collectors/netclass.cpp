@@ -50,6 +50,7 @@ NetClass parseNetClass(std::string_view device, const NetClassFiles& files) {
   if (mbits != kNoSpeed && mbits >= INT64_MIN / 125000 && mbits <= INT64_MAX / 125000)
     net.speed_bytes = mbits * 125000;
   if (files.rx_nohandler) net.rx_nohandler = parseU64(trim(*files.rx_nohandler));
+  if (files.carrier_changes) net.carrier_changes = parseU64(trim(*files.carrier_changes));
   net.up = net.operstate == "up";
   return net;
 }
@@ -83,7 +84,8 @@ Result<void> NetClassCollector::collect(Families& out) const {
     };
     NetClassFiles files{read("address"), read("broadcast"),   read("duplex"),
                         read("operstate"), read("ifalias"),   read("carrier"),
-                        read("mtu"),       read("speed"),     read("statistics/rx_nohandler")};
+                        read("mtu"),       read("speed"),     read("statistics/rx_nohandler"),
+                        read("carrier_changes")};
     devices.push_back(parseNetClass(name, files));
   }
 
@@ -96,6 +98,9 @@ Result<void> NetClassCollector::collect(Families& out) const {
   };
   each("node_network_carrier", "Whether the device has carrier (sysfs carrier).", gauge,
        [](const NetClass& n) { return n.carrier; });
+  each("node_network_carrier_changes_total",
+       "Times the device's carrier went up or down (sysfs carrier_changes).",
+       prometheus::MetricType::Counter, [](const NetClass& n) { return n.carrier_changes; });
   each("node_network_mtu_bytes", "The device's MTU in bytes.", gauge,
        [](const NetClass& n) { return n.mtu; });
   each("node_network_speed_bytes", "The link speed in bytes per second.", gauge,

@@ -1,7 +1,8 @@
 // Per-device properties from /sys/class/net/<device>/, as node_exporter's
 // netclass collector: node_network_{carrier,mtu_bytes,speed_bytes,up,info}
-// gauges and the node_network_receive_nohandler_total counter
-// (statistics/rx_nohandler, which /proc/net/dev does not carry).
+// gauges and the counters node_network_carrier_changes_total (carrier_changes)
+// and node_network_receive_nohandler_total (statistics/rx_nohandler, which
+// /proc/net/dev does not carry).
 // An attribute the kernel refuses to read (EINVAL for the speed of a virtual
 // device, for instance) gives no sample; info shows it as "".
 #pragma once
@@ -20,6 +21,7 @@ namespace rampart::metrics {
 struct NetClassFiles {
   std::optional<std::string> address, broadcast, duplex, operstate, ifalias;
   std::optional<std::string> carrier, mtu, speed, rx_nohandler;
+  std::optional<std::string> carrier_changes;
 };
 
 struct NetClass {
@@ -29,6 +31,7 @@ struct NetClass {
   std::optional<int64_t> mtu;
   std::optional<int64_t> speed_bytes;  // Mbit/s × 125000; -1 Mbit/s is kept
   std::optional<uint64_t> rx_nohandler;
+  std::optional<uint64_t> carrier_changes;  // link up and down events since boot
   bool up = false;  // operstate == "up"
 };
 

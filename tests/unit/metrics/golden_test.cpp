@@ -17,6 +17,7 @@
 #include "metrics/collectors/process.h"
 #include "metrics/collectors/time.h"
 #include "metrics/collectors/tls.h"
+#include "metrics/collectors/udp_queues.h"
 #include "metrics/collectors/uname.h"
 #include "support.h"
 
@@ -51,6 +52,7 @@ TEST_CASE("golden: procfs collectors on this machine's captured /proc") {
   golden("filefd", FileFdCollector(root));
   golden("pressure", PressureCollector(root));
   golden("time", TimeCollector([] { return 1795700000.25; }));
+  golden("udp_queues", UdpQueuesCollector(root));
 }
 
 TEST_CASE("golden: procfs collectors on hostile fixtures") {
@@ -60,6 +62,7 @@ TEST_CASE("golden: procfs collectors on hostile fixtures") {
   golden("netstat_hostile", NetstatCollector(root));  // no snmp6: not a failure
   golden("meminfo_hostile", MeminfoCollector(root));
   golden("process_hostile", ProcessCollector(root));
+  golden("udp_queues_hostile", UdpQueuesCollector(root));  // no udp6: v4 only
 }
 
 TEST_CASE("pressure: a kernel without /proc/pressure gives no metric and no failure") {

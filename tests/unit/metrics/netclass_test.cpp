@@ -17,6 +17,7 @@ TEST_CASE("parseNetClass: speed in bytes/s (-1 kept), unreadable and non-numeric
   files.mtu = "abc\n";
   files.carrier = "1\n";
   files.rx_nohandler = "18446744073709551615\n";
+  files.carrier_changes = "12\n";
   NetClass net = parseNetClass("eth0", files);
   CHECK(net.device == "eth0");
   CHECK(net.up);
@@ -26,6 +27,7 @@ TEST_CASE("parseNetClass: speed in bytes/s (-1 kept), unreadable and non-numeric
   CHECK_FALSE(net.mtu);
   CHECK(net.carrier == 1);
   CHECK(net.rx_nohandler == UINT64_MAX);
+  CHECK(net.carrier_changes == 12);
   files.speed = "25000\n";
   files.operstate = "unknown\n";
   net = parseNetClass("eth0", files);
@@ -47,6 +49,8 @@ TEST_CASE("golden: netclass on the sysfs fixture (devices sorted, bonding_master
   CHECK_THAT(text, Catch::Contains("node_network_up{device=\"lo\"} 0\n"));
   CHECK_THAT(text, Catch::Contains("node_network_up{device=\"eth0\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("node_network_receive_nohandler_total{device=\"eth0\"} 7\n"));
+  CHECK_THAT(text, Catch::Contains("node_network_carrier_changes_total{device=\"eth0\"} 5\n"));
+  CHECK_THAT(text, !Catch::Contains("node_network_carrier_changes_total{device=\"dummy0\"}"));
   CHECK_THAT(text, !Catch::Contains("bond"));
   test::checkGolden("netclass", text);
 }
@@ -56,6 +60,7 @@ TEST_CASE("netclass: this machine's lo refuses speed (EINVAL), so lo has mtu and
   std::string text = test::render(test::collectOk(collector));
   CHECK_THAT(text, Catch::Contains("node_network_mtu_bytes{device=\"lo\"}"));
   CHECK_THAT(text, Catch::Contains("node_network_up{device=\"lo\"}"));
+  CHECK_THAT(text, Catch::Contains("node_network_carrier_changes_total{device=\"lo\"}"));
   CHECK_THAT(text, !Catch::Contains("node_network_speed_bytes{device=\"lo\"}"));
 }
 

@@ -12,6 +12,7 @@
 #include "metrics/collectors/netdev.h"
 #include "metrics/collectors/netstat.h"
 #include "metrics/collectors/process.h"
+#include "metrics/collectors/udp_queues.h"
 #include "metrics/text.h"
 #include "support.h"
 
@@ -140,6 +141,25 @@ TEST_CASE("parsePressure: some and full totals in microseconds; cpu without full
   CHECK_FALSE(parsePressure("some avg10=0.00 avg60=0.00\n"));      // truncated
   CHECK_FALSE(parsePressure("some total=12x\n"));
   CHECK_FALSE(parsePressure("most total=12\n"));
+}
+
+TEST_CASE("parseUdpQueues: hex tx_queue:rx_queue summed over sockets; torn lines skipped; sums saturate") {
+  const std::string header =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n";
+  CHECK(parseUdpQueues(header).tx == 0);
+  CHECK(parseUdpQueues("").rx == 0);
+  UdpQueues q = parseUdpQueues(header +
+                               "   1: 0100007F:0035 00000000:0000 07 00000200:00000A00 00:0 0\n"
+                               "   2: 0100007F:0036 00000000:0000 07 00000001:00000010 00:0 0\n"
+                               "   3: 0100007F:0037 00000000:0000 07 0000001\n"
+                               "   4: 0100007F:0037 00000000:0000 07 xyz:00000010 00:0 0\n"
+                               "   5: 0100007F:0037\n"
+                               "   6: 0100007F:0037 00000000:0000 07 00000003:00000004");
+  CHECK(q.tx == 0x200 + 1 + 3);
+  CHECK(q.rx == 0xA00 + 0x10 + 4);
+  q = parseUdpQueues(header + "1: a b c FFFFFFFFFFFFFFFF:1\n2: a b c 2:1\n");
+  CHECK(q.tx == UINT64_MAX);
+  CHECK(q.rx == 2);
 }
 
 TEST_CASE("parseLoadavg: three numbers, or an error") {
