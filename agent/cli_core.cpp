@@ -78,20 +78,25 @@ const CLI::App* deepestVerb(const CLI::App* app) {
 }
 
 // How a parse error is printed: one line, escaped and bounded (CLI11 quotes
-// the arguments it could not use), then the --help hint. A word where a verb
-// is required is named as an unknown verb, with the verbs there are.
+// the arguments it could not use), then the --help hint. Where a verb is
+// required, a word that is none is named as an unknown verb, and a missing
+// verb is said so; both list the verbs there are.
 std::string usageMessage(const CLI::App* app, const CLI::Error& e) {
   std::string line = e.what();
   const CLI::App* at = deepestVerb(app);
   const auto extras = app->remaining(true);
   const auto verbs = at->get_subcommands([](const CLI::App*) { return true; });
-  if (!verbs.empty() && !extras.empty() && !extras.front().starts_with('-')) {
+  if (!verbs.empty()) {
     std::string names;
     for (const auto* v : verbs) names += fmt::format("{}{}", names.empty() ? "" : ", ", v->get_name());
     std::string path;
     for (const auto* a = at; a->get_parent() != nullptr; a = a->get_parent()) path = " " + a->get_name() + path;
-    line = fmt::format("rampart{}: unknown verb '{}' (expected one of: {})", path, printableClip(extras.front()),
-                       names);
+    if (!extras.empty() && !extras.front().starts_with('-')) {
+      line = fmt::format("rampart{}: unknown verb '{}' (expected one of: {})", path, printableClip(extras.front()),
+                         names);
+    } else if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      line = fmt::format("rampart{}: a verb is required (one of: {})", path, names);
+    }
   }
   std::string out = printableLine(line) + "\n";
   if (app->get_help_ptr() != nullptr) {

@@ -758,6 +758,9 @@ std::vector<CliCase> cliCases() {
   verb("unknown fw verb", {"fw", "frobnicate", "--socket", "{sock}"}, "frobnicate");
   verb("unknown verb", {"frobnicate"}, "frobnicate");
   verb("unknown tls ca verb", {"tls", "ca", "frobnicate"}, "'frobnicate'");
+  verb("no verb", {}, "a verb is required (one of: version,");
+  verb("no fw verb", {"fw", "--socket", "{sock}"}, "rampart fw: a verb is required");
+  verb("no fw verb, an unknown option", {"fw", "--socket", "{sock}", "--bogus"}, "rampart fw: a verb is required");
   verb("unknown verb with an escape sequence", {"frob\x1b[2J"}, "frob\\x1b[2J");
   verb("unknown verb of 5000 characters", {std::string(5000, 'v')}, "vvvv…");
   verb("extra argument of 5000 characters", {"version", std::string(5000, 'x')}, "xxxx");
