@@ -122,6 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
                                if (ec) return self->onReadError(ec);
+                               // A request without a body (every GET) is whole now.
+                               if (self->parser_->is_done()) return self->respond();
                                self->readBody();
                              });
   }
@@ -130,9 +132,11 @@ class Session : public std::enable_shared_from_this<Session> {
     lowest().expires_after(timeouts().body);
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
       if (ec) return self->onReadError(ec);
-      self->write(self->server_->handler.handle(self->parser_->get()));
+      self->respond();
     });
   }
+
+  void respond() { write(server_->handler.handle(parser_->get())); }
 
   void onReadError(const beast::error_code& ec) {
     drain_ = true;  // the rest of the request is still on its way
