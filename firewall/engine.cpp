@@ -104,7 +104,8 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options) {
-  auto sock = nl::Socket::open();
+  auto sock = nl::Socket::open(options.initial_rcvbuf);
+  if (sock && options.inject_dump_enobufs > 0) sock->injectDumpOverflow(options.inject_dump_enobufs);
   if (!sock) return std::unexpected(sock.error());
   // A first request tells a missing capability or nf_tables apart early.
   if (auto gen = sock->generation(); !gen) return std::unexpected(gen.error());
@@ -260,6 +261,8 @@ Result<void> Engine::removeTable() {
   impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
   return impl_->sock.deleteTable(impl_->options.table);
 }
+
+int Engine::receiveBuffer() const { return impl_->sock.receiveBuffer(); }
 
 int Engine::eventFd() const { return impl_->events.fd(); }
 

@@ -26,6 +26,13 @@ struct EngineOptions {
   // Called by apply() after the diff and before the batch is sent. Tests use
   // it to make a concurrent change; leave empty otherwise.
   std::function<void()> before_commit;
+  // The netlink socket's first receive buffer in bytes (0: 4 MiB). A dump
+  // whose replies the kernel dropped (ENOBUFS) doubles it and starts over.
+  int initial_rcvbuf = 0;
+  // Tests: that many dumps fail with an injected ENOBUFS first (netlink
+  // dumps are flow-controlled, so a real kernel gives it only under memory
+  // pressure, not on demand).
+  int inject_dump_enobufs = 0;
 };
 
 // One policy rule as the kernel holds it now.
@@ -90,6 +97,9 @@ class Engine {
   Result<std::optional<Ruleset>> dumpRuleset();
   // Deletes the table (package purge). Other tables are never touched.
   Result<void> removeTable();
+
+  // The request socket's receive buffer now (grows on ENOBUFS).
+  int receiveBuffer() const;
 
   // Netlink event socket (NFNLGRP_NFTABLES) for the agent's event loop.
   int eventFd() const;

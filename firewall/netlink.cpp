@@ -73,6 +73,7 @@ struct Socket::State {
   uint32_t portid = 0;
   uint32_t seq = 0;
   int rcvbuf = kInitialRcvBuf;
+  int injected_overflows = 0;  // injectDumpOverflow()
   std::vector<char> buf = std::vector<char>(kRecvBuffer);
 
   int fd() const { return mnl_socket_get_fd(sock.get()); }
@@ -122,13 +123,14 @@ Socket::Socket(Socket&&) noexcept = default;
 Socket& Socket::operator=(Socket&&) noexcept = default;
 Socket::~Socket() = default;
 
-Result<Socket> Socket::open() {
+Result<Socket> Socket::open(int rcvbuf) {
   auto sock = openSocket(0);
   if (!sock) return std::unexpected(sock.error());
   auto st = std::make_unique<State>();
   st->sock = std::move(*sock);
   st->portid = mnl_socket_get_portid(st->sock.get());
   st->seq = static_cast<uint32_t>(time(nullptr));
+  if (rcvbuf > 0) st->rcvbuf = rcvbuf;
   int one = 1;
   // Errors carry only the header of the refused message, not all of it.
   mnl_socket_setsockopt(st->sock.get(), NETLINK_CAP_ACK, &one, sizeof one);
@@ -157,6 +159,10 @@ Result<std::optional<Ruleset>> Socket::dump(const std::string& table) {
     rs.table = table;
     char req[kRequestBuffer];
 
+    if (s_->injected_overflows > 0) {
+      --s_->injected_overflows;
+      goto enlarge;
+    }
     // The table itself: asked for by name, ENOENT when absent.
     {
       TablePtr t = toNftnl(table);
@@ -484,6 +490,15 @@ Result<BatchResult> Socket::send(const std::string& table, const Changes& change
   }
   if (lost) return fail("the kernel refused the change, nothing was applied (too many errors to list)");
   return result;
+}
+
+void Socket::injectDumpOverflow(int times) { s_->injected_overflows = times; }
+
+int Socket::receiveBuffer() const {
+  int size = 0;
+  socklen_t len = sizeof size;
+  getsockopt(s_->fd(), SOL_SOCKET, SO_RCVBUF, &size, &len);
+  return size;
 }
 
 Result<void> Socket::deleteTable(const std::string& table) {

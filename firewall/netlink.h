@@ -24,7 +24,9 @@ struct BatchResult {
 
 class Socket {
  public:
-  static Result<Socket> open();
+  // `rcvbuf`: the socket's first receive buffer in bytes (0: 4 MiB); a dump
+  // the kernel drops replies of (ENOBUFS) doubles it and dumps again.
+  static Result<Socket> open(int rcvbuf = 0);
   Socket(Socket&&) noexcept;
   Socket& operator=(Socket&&) noexcept;
   ~Socket();
@@ -39,6 +41,10 @@ class Socket {
   Result<BatchResult> send(const std::string& table, const Changes& changes, uint32_t genid, bool commit);
   // Deletes the table; a missing table is not an error.
   Result<void> deleteTable(const std::string& table);
+  int receiveBuffer() const;  // what it has grown to
+  // Tests: the next `times` dumps fail as if the kernel had dropped their
+  // replies (ENOBUFS), which a real kernel cannot be made to do on demand.
+  void injectDumpOverflow(int times);
 
  private:
   struct State;

@@ -574,3 +574,46 @@ TEST_CASE("fw bans: a ban's new expiry reaches the kernel (extended, shortened, 
   REQUIRE(r);
   CHECK(r->messages == 0);
 }
+
+TEST_CASE("fw dump: ENOBUFS during a dump grows the receive buffer and the dump completes", "[netns]") {
+  Testbed tb;
+  Policy p;
+  Group big{"big", {}, {}, {}, {}};
+  for (int i = 0; i < 20000; ++i) big.cidrs.push_back(cidr(fmt::format("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256)));
+  p.groups.push_back(big);
+  for (int i = 0; i < 300; ++i) {
+    Rule r = allow(fmt::format("r{}", i), {fmt::format("{}/tcp", 2000 + i)});
+    r.from_groups = {"big"};
+    p.rules.push_back(r);
+  }
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  // A second engine, with a small buffer, only reads.
+  auto in = tb.srv.enter();
+  REQUIRE(in.ok());
+  // The ENOBUFS is injected (see EngineOptions::inject_dump_enobufs); the
+  // kernel, the table and the dumps that follow are real.
+  EngineOptions options;
+  options.initial_rcvbuf = 65536;
+  options.inject_dump_enobufs = 2;
+  auto small = Engine::create(std::move(options));
+  REQUIRE(small);
+  const int before = (*small)->receiveBuffer();
+  auto live = (*small)->dumpRuleset();
+  if (!live) FAIL(live.error().message);
+  REQUIRE(live->has_value());
+  const Set* s = (*live)->findSet("g_big_v4");
+  REQUIRE(s != nullptr);
+  CHECK(s->elems.size() == 20000);
+  CHECK((*live)->rules.size() > 300);
+  INFO("receive buffer " << before << " -> " << (*small)->receiveBuffer());
+  CHECK((*small)->receiveBuffer() >= 4 * before);  // doubled twice
+  // More overflows than attempts: a clear error, not a wrong table.
+  EngineOptions hopeless;
+  hopeless.inject_dump_enobufs = 100;
+  auto never = Engine::create(std::move(hopeless));
+  REQUIRE(never);
+  auto failed = (*never)->dumpRuleset();
+  REQUIRE_FALSE(failed);
+  CHECK_THAT(failed.error().message, Catch::Contains("overflowing"));
+}
