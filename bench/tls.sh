@@ -34,6 +34,22 @@ load() {
     awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1); if ($NF != "0") print "errors " $NF > "/dev/stderr" }'
 }
 
+# keep NAME PID PORT [--plain]: one keep-alive run against the server PID;
+# adds its req/s to NAME and the server's CPU microseconds per request
+# (utime+stime from /proc/PID/stat) to NAME_cpu.
+keep() {
+  local name=$1 pid=$2 port=$3 out t0 t1 hz
+  shift 3
+  hz=$(getconf CLK_TCK)
+  t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  out=$(ip netns exec "$ns" "$LOAD" keepalive 127.0.0.1 "$port" /healthz --threads "$THREADS" \
+    --count "$KEEP_COUNT" --max-seconds 4 "$@")
+  t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  awk '{ if ($NF != "0") print "errors " $NF > "/dev/stderr" }' <<<"$out"
+  add "$name" "$(awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1) }' <<<"$out")"
+  add "${name}_cpu" "$(awk -v t="$((t1 - t0))" -v hz="$hz" '{ for (i = 1; i < NF; i += 2) if ($i == "requests" && $(i + 1) > 0) printf "%.2f\n", t / hz * 1e6 / $(i + 1) }' <<<"$out")"
+}
+
 P_SSERVER=4431 P_NE=4432 P_NE_PLAIN=4433 P_RMP=4434 P_RMP_PLAIN=4435 P_EP=4436
 start_s_server pid_s "$ns" "$P_SSERVER" "$work"
 start_node_exporter pid_ne "$ns" "$P_NE" "$work" tls
@@ -73,8 +89,8 @@ for run in $(seq "$BENCH_RUNS"); do
     add r_keep "$(load keepalive $P_RMP /healthz)"
   fi
   if [[ -n $rampart_plain_ok && -n $endpoint_ok ]]; then
-    add ep_keep "$(load keepalive $P_EP /healthz)"
-    add r_plain_keep "$(load keepalive $P_RMP_PLAIN /healthz --plain)"
+    keep ep_keep "$pid_ep" "$P_EP"
+    keep r_plain_keep "$pid_rp" "$P_RMP_PLAIN" --plain
   fi
   log "run $run: $(for k in "${!v[@]}"; do printf "%s=%s " "$k" "$(awk "{ print \$NF }" <<<"${v[$k]}")"; done)"
 done
@@ -97,5 +113,7 @@ pnote="; HTTPS: bench_endpoint https (the agent's endpoint, TLS context and hand
 [[ -n $rampart_plain_ok && -n $endpoint_ok ]] || pnote="; not measured (bench_endpoint not built)"
 row tls "Keep-alive req/s: rampart HTTPS /healthz vs the same endpoint over plain HTTP" \
   "$(val ep_keep)" "$(val r_plain_keep)" req/s higher ">=0.9" "$kcmd [--plain]$pnote"
+row tls "Server CPU per keep-alive request: rampart HTTPS /healthz vs the same endpoint over plain HTTP" \
+  "$(val ep_keep_cpu)" "$(val r_plain_keep_cpu)" "µs" lower - "$kcmd [--plain]; /proc/PID/stat utime+stime of the server over the run$pnote"
 row tls "Keep-alive req/s: rampart HTTPS /healthz vs node_exporter HTTPS /" \
   "$(val r_keep)" "$(val ne_keep)" req/s higher - "$kcmd$note"
