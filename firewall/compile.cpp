@@ -74,13 +74,54 @@ Exprs cat(Parts... parts) {
 
 std::string banSetName(Family f) { return fmt::format("bans_{}", familySuffix(f)); }
 
-// The ban set of one family. Bans are merged into ranges; a merged range
-// lives as long as the longest ban in it (permanent wins).
+int64_t epochMs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The ban set of one family. While every ban is a single address it is a
+// hash set, one element per ban with its own timeout (the kernel adds
+// 100,000 of those several times faster than tree elements). Once a ban is
+// a network, it is an interval set: bans are merged into ranges, and a
+// merged range lives as long as the longest ban in it (permanent wins).
 Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
   Set s;
   s.name = banSetName(f);
   s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
   s.key_len = static_cast<uint32_t>(addrLen(f));
+  const bool hosts =
+      std::ranges::all_of(bans, [f](const Ban& b) { return b.cidr.family != f || b.cidr.isHost(); });
+  if (hosts) {
+    s.flags = NFT_SET_TIMEOUT;
+    for (const Ban& ban : bans) {
+      if (ban.cidr.family != f) continue;
+      SetElem e = SetElem::of(Bytes(ban.cidr.addr.begin(), ban.cidr.addr.begin() + s.key_len));
+      if (ban.expires) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
+        if (left.count() <= 0) continue;
+        e.timeout_ms = static_cast<uint64_t>(left.count());
+        e.expires_at_ms = epochMs(opt.now) + left.count();
+      }
+      s.elems.push_back(std::move(e));
+    }
+    std::ranges::sort(s.elems);
+    // The same address twice: the later-expiring ban wins (permanent first).
+    auto later = [](const SetElem& a, const SetElem& b) {
+      if (!a.expires_at_ms || !b.expires_at_ms) return !a.expires_at_ms;
+      return *a.expires_at_ms > *b.expires_at_ms;
+    };
+    std::vector<SetElem> unique;
+    unique.reserve(s.elems.size());
+    for (SetElem& e : s.elems) {
+      if (!unique.empty() && unique.back() == e) {
+        if (later(e, unique.back())) unique.back() = std::move(e);
+        continue;
+      }
+      unique.push_back(std::move(e));
+    }
+    s.elems = std::move(unique);
+    s.size = hashSetSize(s.elems.size());
+    return s;
+  }
   s.flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
   std::vector<std::pair<SetElem, std::optional<uint64_t>>> items;
   std::vector<Cidr> live;
@@ -115,9 +156,7 @@ Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
     }
     if (!permanent) {
       e.timeout_ms = longest;
-      e.expires_at_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(opt.now.time_since_epoch()).count() +
-          static_cast<int64_t>(longest);
+      e.expires_at_ms = epochMs(opt.now) + static_cast<int64_t>(longest);
     }
   }
   return s;
