@@ -19,6 +19,7 @@
 #include "metrics/collectors/netstat.h"
 #include "metrics/collectors/pressure.h"
 #include "metrics/collectors/process.h"
+#include "metrics/collectors/udp_queues.h"
 
 namespace {
 
@@ -29,13 +30,15 @@ void inside(std::string_view text, std::string_view part) {
   }
 }
 
-// /sys/class/net/<device>/ as one input: the device name, then the nine
+// /sys/class/net/<device>/ as one input: the device name, then the ten
 // attribute files in NetClassFiles order, separated by NUL bytes (which no
 // sysfs attribute holds). Files past the last separator are unreadable.
 rampart::metrics::NetClassFiles splitNetClass(std::string_view text, std::string_view& device) {
   rampart::metrics::NetClassFiles f;
-  std::array<std::optional<std::string>*, 9> slots{&f.address, &f.broadcast, &f.duplex, &f.operstate, &f.ifalias,
-                                                   &f.carrier, &f.mtu,       &f.speed,  &f.rx_nohandler};
+  std::array<std::optional<std::string>*, 10> slots{&f.address, &f.broadcast,   &f.duplex,
+                                                    &f.operstate, &f.ifalias,   &f.carrier,
+                                                    &f.mtu,       &f.speed,     &f.rx_nohandler,
+                                                    &f.carrier_changes};
   size_t nul = text.find('\0');
   device = text.substr(0, nul);
   for (auto* slot : slots) {
@@ -53,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace rampart::metrics;
   if (size == 0) return 0;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 14) {
+  switch (data[0] % 15) {
     case 0:
       (void)parseProcStat(text);
       break;
@@ -105,13 +108,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (d.count < 11 || d.count > d.values.size()) __builtin_trap();
       }
       break;
-    default: {
+    case 13: {
       std::string_view device;
       auto files = splitNetClass(text, device);
       auto net = parseNetClass(device, files);
       if (net.up != (net.operstate == "up")) __builtin_trap();
       break;
     }
+    default:
+      (void)parseUdpQueues(text);
+      break;
   }
   return 0;
 }
