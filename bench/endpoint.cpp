@@ -10,6 +10,10 @@
 //   bench_endpoint plain PORT [COLLECTOR...]
 //
 // Listens on 127.0.0.1 only; stops on SIGTERM or SIGINT.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <csignal>
 #include <charconv>
 #include <functional>
@@ -23,10 +27,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <fmt/format.h>
 
 #include "metrics/http/handler.h"
@@ -99,8 +105,9 @@ int serveHttps(uint16_t port, const std::string& cert, const std::string& key,
 // The plain baseline: the endpoint's connection loop over plain TCP. As in
 // metrics/http/server.cpp: one io thread for every connection, a
 // beast::tcp_stream deadline per phase (idle, header, body, write), the same
-// buffer, parser limits and RequestHandler, the response written with one
-// async_write. Only the TLS layer is missing, so the two differ by TLS alone.
+// buffer, parser limits and RequestHandler, no body read for a request that
+// has none, the response written as one buffer under TCP_CORK. Only the TLS
+// layer is missing, so the two differ by TLS alone.
 class PlainSession : public std::enable_shared_from_this<PlainSession> {
  public:
   PlainSession(tcp::socket socket, const http::RequestHandler& handler, const http::Timeouts& timeouts)
@@ -125,6 +132,7 @@ class PlainSession : public std::enable_shared_from_this<PlainSession> {
     beast::http::async_read_header(stream_, buffer_, *parser_,
                                    [self = shared_from_this()](const beast::error_code& ec, size_t) {
                                      if (ec) return self->close();
+                                     if (self->parser_->is_done()) return self->respond();
                                      self->readBody();
                                    });
   }
@@ -133,19 +141,36 @@ class PlainSession : public std::enable_shared_from_this<PlainSession> {
     stream_.expires_after(timeouts_.body);
     beast::http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
       if (ec) return self->close();
-      self->write(self->handler_.handle(self->parser_->get()));
+      self->respond();
     });
   }
 
-  void write(http::Response res) {
-    response_ = std::make_shared<http::Response>(std::move(res));
+  void respond() { write(handler_.handle(parser_->get())); }
+
+  // As the endpoint: the whole response as one buffer, under TCP_CORK.
+  void write(const http::Response& res) {
+    keep_alive_ = res.keep_alive();
+    wire_.clear();
+    beast::http::serializer<false, beast::http::string_body> sr(res);
+    beast::error_code ec;
+    while (!ec && !sr.is_done())
+      sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+        for (auto b : beast::buffers_range_ref(buffers)) wire_.append(static_cast<const char*>(b.data()), b.size());
+        sr.consume(beast::buffer_bytes(buffers));
+      });
+    setCork(true);
     stream_.expires_after(timeouts_.write);
-    beast::http::async_write(stream_, *response_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
-      if (ec || !self->response_->keep_alive()) return self->close();
-      self->response_.reset();
+    asio::async_write(stream_, asio::buffer(wire_), [self = shared_from_this()](const beast::error_code& e, size_t) {
+      self->setCork(false);
+      if (e || !self->keep_alive_) return self->close();
       self->first_ = false;
       self->waitForRequest();
     });
+  }
+
+  void setCork(bool on) {
+    int value = on ? 1 : 0;
+    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
   void close() {
@@ -161,7 +186,8 @@ class PlainSession : public std::enable_shared_from_this<PlainSession> {
   const http::Timeouts& timeouts_;
   beast::flat_buffer buffer_{limits().header_bytes + limits().body_bytes + 4096};
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
-  std::shared_ptr<http::Response> response_;
+  std::string wire_;  // the response being written
+  bool keep_alive_ = true;
   bool first_ = true;
 };
 
