@@ -4,6 +4,8 @@
 
 #include "agent/firewall_component.h"
 
+#include <boost/asio/post.hpp>
+
 #include "agent/log.h"
 
 namespace rampart::agent {
@@ -56,6 +58,14 @@ Result<fw::ApplyReport> FirewallComponent::apply() {
   ++counters_.applies_success;
   last_error_.clear();
   generation_ = report->generation;
+  if (report->unseen_commit) {
+    // Someone committed while events were paused for our large commit:
+    // look at the table again, as for drift.
+    log::warning("firewall: another commit happened during a large apply; checking the table");
+    asio::post(io_, [this] {
+      if (auto again = apply(); again && again->messages > 0) ++counters_.drift;
+    });
+  }
   if (report->messages > 0) {
     log::info("firewall: applied {} rules (+{} -{}), {} set elements (+{} -{}), generation {}",
               policy.rules.size(), report->rules_added, report->rules_deleted,

@@ -161,7 +161,20 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
     }
     if (impl_->options.before_commit) impl_->options.before_commit();
     impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
+    // A big commit: no events about it (one per element, all ours anyway).
+    constexpr size_t kQuietFrom = 1024;
+    size_t weight = changes.elementsAdded() + changes.elementsDeleted() + changes.add_rules.size();
+    for (const Set& s : changes.add_sets) weight += s.elems.size();
+    const bool quiet = weight >= kQuietFrom;
+    if (quiet) impl_->events.pause();
     auto sent = impl_->sock.send(table, changes, *gen, true);
+    if (impl_->options.after_commit) impl_->options.after_commit();
+    if (quiet) {
+      impl_->events.resume();
+      // Anyone else's commit since ours went unseen: say so.
+      auto after = impl_->sock.generation();
+      if (sent && !sent->genid_refused && (!after || *after != *gen + 1)) report.unseen_commit = true;
+    }
     if (!sent && from_cache) {
       // The kernel changed without a new generation (ban elements time out
       // on their own): look at the real table and try again.

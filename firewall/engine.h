@@ -26,6 +26,9 @@ struct EngineOptions {
   // Called by apply() after the diff and before the batch is sent. Tests use
   // it to make a concurrent change; leave empty otherwise.
   std::function<void()> before_commit;
+  // Called by apply() right after the batch is sent (tests: another
+  // process's commit in the moment events may be paused).
+  std::function<void()> after_commit;
   // The netlink socket's first receive buffer in bytes (0: 4 MiB). A dump
   // whose replies the kernel dropped (ENOBUFS) doubles it and starts over.
   int initial_rcvbuf = 0;
@@ -68,6 +71,10 @@ struct ApplyReport {
   size_t elements_deleted = 0;
   int retries = 0;           // times a concurrent change made the kernel refuse it
   uint32_t generation = 0;   // generation after the commit
+  // A large commit is sent with the event socket paused (EventSocket::
+  // pause); true when another process committed in that window, so its
+  // events were not seen: the caller should check for drift (apply again).
+  bool unseen_commit = false;
 };
 
 // What another process did to our table (from NFT_MSG_NEWGEN).

@@ -546,6 +546,16 @@ Result<EventSocket> EventSocket::open(std::string table) {
 
 int EventSocket::fd() const { return mnl_socket_get_fd(s_->sock.get()); }
 
+void EventSocket::pause() {
+  int group = NFNLGRP_NFTABLES;
+  mnl_socket_setsockopt(s_->sock.get(), NETLINK_DROP_MEMBERSHIP, &group, sizeof group);
+}
+
+void EventSocket::resume() {
+  int group = NFNLGRP_NFTABLES;
+  mnl_socket_setsockopt(s_->sock.get(), NETLINK_ADD_MEMBERSHIP, &group, sizeof group);
+}
+
 Result<std::vector<Commit>> EventSocket::read(bool& lost) {
   std::vector<Commit> out;
   lost = false;

@@ -70,6 +70,12 @@ class EventSocket {
   // Reads what is pending without blocking. `lost` is set when the kernel
   // dropped events (ENOBUFS): the caller must assume drift.
   Result<std::vector<Commit>> read(bool& lost);
+  // Leaves and rejoins the event group. While out, the kernel does not
+  // build an event for each of the 100,000 elements our own big commit
+  // adds (that is half the kernel's work for such a commit); events
+  // already queued stay.
+  void pause();
+  void resume();
 
  private:
   struct State;

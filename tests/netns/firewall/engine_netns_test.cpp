@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -616,4 +618,46 @@ TEST_CASE("fw dump: ENOBUFS during a dump grows the receive buffer and the dump 
   auto failed = (*never)->dumpRuleset();
   REQUIRE_FALSE(failed);
   CHECK_THAT(failed.error().message, Catch::Contains("overflowing"));
+}
+
+TEST_CASE("fw events: a large commit is sent without events about itself, and a commit by another in that moment is reported", "[netns]") {
+  EngineOptions options;
+  bool other_commits = false;
+  std::function<void()> hook;
+  options.after_commit = [&] {
+    if (other_commits) hook();
+  };
+  Testbed tb(std::move(options));
+  hook = [&] { REQUIRE(tb.srv.run("nft add table inet someone_else").status == 0); };
+  Policy p;
+  Group big{"big", {}, {}, {}, {}};
+  for (int i = 0; i < 5000; ++i) big.cidrs.push_back(cidr(fmt::format("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256)));
+  p.groups.push_back(big);
+  Rule r = allow("from-big", {"22/tcp"});
+  r.from_groups = {"big"};
+  p.rules.push_back(r);
+  auto first = tb.engine->apply(p, {});
+  REQUIRE(first);
+  CHECK_FALSE(first->unseen_commit);
+  // Our own big commit left no events behind to read as drift.
+  auto drift = tb.engine->readEvents();
+  REQUIRE(drift);
+  CHECK(drift->empty());
+
+  other_commits = true;
+  p.groups[0].cidrs.resize(2000);  // 3,000 elements out: a large commit again
+  auto second = tb.engine->apply(p, {});
+  REQUIRE(second);
+  CHECK(second->unseen_commit);
+  // Events flow again afterwards: a drifting change to our table is seen.
+  other_commits = false;
+  REQUIRE(tb.srv.run("nft add rule inet rampart input counter").status == 0);
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; ++i) {
+    auto d = tb.engine->readEvents();
+    REQUIRE(d);
+    seen = !d->empty();
+    if (!seen) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(seen);
 }
