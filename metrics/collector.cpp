@@ -1,5 +1,7 @@
 #include "metrics/collector.h"
 
+#include <cstdint>
+
 namespace rampart::metrics {
 
 Result<void> Collector::collectInto(Families& out) const {
@@ -44,6 +46,16 @@ prometheus::MetricFamily& Collector::addFamily(Families& out, std::string_view n
   family.type = type;
   family.metric.clear();
   return family;
+}
+
+void InputLayout::add(std::string_view part) {
+  uint32_t size = static_cast<uint32_t>(part.size());
+  keys_.append(reinterpret_cast<const char*>(&size), sizeof size).append(part);
+}
+
+void InputLayout::save(size_t families) {
+  families_ = families;
+  last_keys_.swap(keys_);
 }
 
 }  // namespace rampart::metrics

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <prometheus/collectable.h>
 
@@ -52,6 +53,31 @@ class Collector : public prometheus::Collectable {
   mutable std::mutex mutex_;
   mutable Families spare_;       // recycled families, taken in order
   mutable size_t spare_next_ = 0;
+};
+
+// What a collector's input listed last scrape (its field names, say), to see
+// whether this scrape lists the same: then the families come back from the
+// last scrape in the same order (Collector::reuseFamily) and only the values
+// are new. Per scrape: clear(), add() every key part, then either
+// unchanged() and kept(i) for the i-th entry, or rebuild and save().
+class InputLayout {
+ public:
+  void clear() { keys_.clear(); }
+  // Each part is stored after its length, so different lists never match.
+  void add(std::string_view part);
+  bool unchanged(size_t spare_families) const {
+    return keys_ == last_keys_ && spare_families == families_ && !keys_.empty();
+  }
+  // Whether the i-th entry became a family (false: it repeated one before).
+  bool kept(size_t i) const { return kept_[i]; }
+  std::vector<bool>& keptFlags() { return kept_; }
+  // Remembers this scrape's keys and the number of families they made.
+  void save(size_t families);
+
+ private:
+  std::string keys_, last_keys_;
+  std::vector<bool> kept_;
+  size_t families_ = 0;
 };
 
 // A collector of one procfs file, read on every scrape into a buffer it keeps.

@@ -1,7 +1,6 @@
 #include "metrics/collectors/meminfo.h"
 
 #include <algorithm>
-#include <cstdint>
 
 #include "metrics/proc_file.h"
 #include "metrics/text.h"
@@ -74,20 +73,19 @@ Result<void> MeminfoCollector::collect(Families& out) const {
   if (!text) return std::unexpected(text.error());
   // The same lines as last scrape: the same families, which come back from
   // the last scrape with their names; only the values are new.
-  keys_.clear();
+  layout_.clear();
   values_.clear();
   forEachMeminfoLine(*text, [&](std::string_view key, bool has_unit, double value) {
-    uint32_t size = static_cast<uint32_t>(key.size());
-    keys_.append(reinterpret_cast<const char*>(&size), sizeof size).append(key);
-    keys_ += has_unit ? 'k' : '-';
+    layout_.add(key);
+    layout_.add(has_unit ? "kB" : "");
     values_.push_back(value);
   });
-  if (!values_.empty() && keys_ == last_keys_ && spareFamilies() == exported_) {
+  if (layout_.unchanged(spareFamilies())) {
     for (size_t i = 0; i < values_.size(); ++i)
-      if (kept_[i]) addSample(reuseFamily(out), values_[i]);
+      if (layout_.kept(i)) addSample(reuseFamily(out), values_[i]);
     return {};
   }
-  std::vector<MeminfoValue> values = parseMeminfo(*text, &kept_);
+  std::vector<MeminfoValue> values = parseMeminfo(*text, &layout_.keptFlags());
   if (values.empty()) return fail("{}: no fields", path());
   for (MeminfoValue& v : values) {
     // node_exporter types a name ending in "_total" as a counter; no
@@ -98,8 +96,7 @@ Result<void> MeminfoCollector::collect(Families& out) const {
     help_.assign("Memory information field ").append(v.name).append(".");
     addSample(addFamily(out, name_, help_, type), v.value);
   }
-  exported_ = values.size();
-  last_keys_.swap(keys_);
+  layout_.save(values.size());
   return {};
 }
 

@@ -31,12 +31,8 @@ class MeminfoCollector final : public ProcFileCollector {
 
  private:
   mutable std::string name_, help_;  // the family being added, built in place
-  // The last scrape's well-formed lines (key and unit of each), which of them
-  // were exported, and how many families that made; this scrape's values.
-  mutable std::string keys_, last_keys_;
-  mutable std::vector<bool> kept_;
-  mutable size_t exported_ = 0;
-  mutable std::vector<double> values_;
+  mutable InputLayout layout_;        // key and unit of every well-formed line
+  mutable std::vector<double> values_;  // their values, this scrape
 };
 
 }  // namespace rampart::metrics

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <algorithm>
-#include <cstdint>
 
 #include "metrics/proc_file.h"
 #include "metrics/text.h"
@@ -14,15 +13,6 @@ bool oneOf(std::string_view s, std::initializer_list<std::string_view> options) 
   for (std::string_view o : options)
     if (s == o) return true;
   return false;
-}
-
-// Appends protocol and field, each after its length, so no two different
-// field lists give the same key string.
-void appendKey(std::string& keys, const NetstatValue& v) {
-  for (std::string_view part : {v.protocol, v.field}) {
-    uint32_t size = static_cast<uint32_t>(part.size());
-    keys.append(reinterpret_cast<const char*>(&size), sizeof size).append(part);
-  }
 }
 
 }  // namespace
@@ -124,17 +114,22 @@ Result<void> NetstatCollector::collect(Families& out) const {
   // The fields in order: the same as last scrape means the same families in
   // the same order, which come back from the last scrape with their names;
   // only the values are new.
-  keys_.clear();
-  for (const auto& source : sources)
-    for (const NetstatValue& v : source) appendKey(keys_, v);
-  if (keys_ == last_keys_ && spareFamilies() == exported_) {
+  layout_.clear();
+  for (const auto& source : sources) {
+    for (const NetstatValue& v : source) {
+      layout_.add(v.protocol);
+      layout_.add(v.field);
+    }
+  }
+  if (layout_.unchanged(spareFamilies())) {
     size_t i = 0;
     for (const auto& source : sources)
       for (const NetstatValue& v : source)
-        if (kept_[i++]) addSample(reuseFamily(out), v.value);
+        if (layout_.kept(i++)) addSample(reuseFamily(out), v.value);
     return {};
   }
-  kept_.clear();
+  std::vector<bool>& kept = layout_.keptFlags();
+  kept.clear();
   const size_t first = out.size();
   for (const auto& source : sources) {
     for (const NetstatValue& v : source) {
@@ -145,14 +140,13 @@ Result<void> NetstatCollector::collect(Families& out) const {
       // a linear look over the ~45 families beats hashing here.
       auto begin = out.begin() + static_cast<std::ptrdiff_t>(first);
       bool repeated = std::any_of(begin, out.end(), [&](const auto& f) { return f.name == name; });
-      kept_.push_back(!repeated);
+      kept.push_back(!repeated);
       if (repeated) continue;
       help_.assign("Statistic ").append(v.protocol).append(v.field).append(".");
       addSample(addFamily(out, name, help_, prometheus::MetricType::Untyped), v.value);
     }
   }
-  exported_ = out.size() - first;
-  last_keys_.swap(keys_);
+  layout_.save(out.size() - first);
   return {};
 }
 

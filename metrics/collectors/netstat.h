@@ -49,11 +49,7 @@ class NetstatCollector final : public Collector {
  private:
   mutable ProcFile netstat_, snmp_, snmp6_;
   mutable std::string name_, help_;  // the family being added, built in place
-  // The last scrape's fields (protocol and field of each), which of them were
-  // exported (the others repeated one), and how many families that made.
-  mutable std::string keys_, last_keys_;
-  mutable std::vector<bool> kept_;
-  mutable size_t exported_ = 0;
+  mutable InputLayout layout_;  // protocol and field of every value
 };
 
 }  // namespace rampart::metrics
