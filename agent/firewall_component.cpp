@@ -6,13 +6,19 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "agent/log.h"
 
 namespace rampart::agent {
 
 namespace asio = boost::asio;
 
-FirewallComponent::FirewallComponent(asio::io_context& io) : io_(io) {}
+namespace {
+constexpr auto kResolveEvery = std::chrono::seconds(60);
+}  // namespace
+
+FirewallComponent::FirewallComponent(asio::io_context& io) : io_(io), resolve_timer_(io) {}
 
 FirewallComponent::~FirewallComponent() { stop(); }
 
@@ -27,6 +33,7 @@ Result<void> FirewallComponent::start(const Config& config) {
   events_.emplace(io_, engine_->eventFd());
   watchEvents();
   if (auto r = apply(); !r) return std::unexpected(r.error());
+  resolveNames();
   return {};
 }
 
@@ -34,7 +41,66 @@ Result<void> FirewallComponent::reload(const Config& config) {
   config_ = &config;
   if (!engine_) return start(config);
   if (auto r = apply(); !r) return std::unexpected(r.error());
+  resolveNames();  // the names may be new
   return {};
+}
+
+void FirewallComponent::fillResolved(fw::Policy& policy) const {
+  for (fw::Group& g : policy.groups) {
+    g.resolved.clear();
+    for (const std::string& name : g.dns_names)
+      if (auto it = resolved_.find(name); it != resolved_.end())
+        g.resolved.insert(g.resolved.end(), it->second.begin(), it->second.end());
+    std::ranges::sort(g.resolved);
+    g.resolved.erase(std::unique(g.resolved.begin(), g.resolved.end()), g.resolved.end());
+  }
+}
+
+void FirewallComponent::resolveNames() {
+  if (config_ == nullptr || resolving_) return;
+  std::vector<std::string> names;
+  for (const fw::Group& g : config_->firewall.groups) names.insert(names.end(), g.dns_names.begin(), g.dns_names.end());
+  std::ranges::sort(names);
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  resolve_timer_.cancel();
+  if (names.empty()) return;
+  if (resolver_.joinable()) resolver_.join();
+  resolving_ = true;
+  // getaddrinfo blocks for as long as DNS takes: never on the event loop.
+  resolver_ = std::thread([this, names = std::move(names), alive = std::weak_ptr<bool>(alive_)] {
+    std::map<std::string, std::expected<std::vector<fw::Cidr>, std::string>> answers;
+    for (const std::string& name : names) {
+      if (alive.expired()) return;
+      answers.emplace(name, fw::resolveHost(name));
+    }
+    asio::post(io_, [this, alive, answers = std::move(answers)]() mutable {
+      if (alive.expired()) return;
+      onResolved(std::move(answers));
+    });
+  });
+}
+
+void FirewallComponent::onResolved(std::map<std::string, std::expected<std::vector<fw::Cidr>, std::string>> answers) {
+  resolving_ = false;
+  if (!engine_ || config_ == nullptr) return;
+  const fw::ResolvedNames before = resolved_;
+  fw::Policy groups;
+  groups.groups = config_->firewall.groups;
+  auto outcome = fw::resolveGroups(groups, resolved_, [&](const std::string& name) {
+    auto it = answers.find(name);
+    if (it == answers.end()) return std::expected<std::vector<fw::Cidr>, std::string>(std::unexpected("not looked up"));
+    return it->second;
+  });
+  for (const auto& f : outcome.failures)
+    log::warning("firewall: group {} ({}): {} does not resolve ({}); {}", f.group, f.loc.str(), f.name, f.error,
+                 f.kept > 0 ? fmt::format("keeping its {} last addresses", f.kept) : std::string("no addresses yet"));
+  if (resolved_ != before) {
+    if (auto r = apply(); r) log::info("firewall: {} DNS names looked up; groups updated", outcome.names);
+  }
+  resolve_timer_.expires_after(kResolveEvery);
+  resolve_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) resolveNames();
+  });
 }
 
 Result<fw::ApplyReport> FirewallComponent::apply() {
@@ -43,6 +109,7 @@ Result<fw::ApplyReport> FirewallComponent::apply() {
   // keep their storage, so a 10,000-rule policy costs no allocation here.
   fw::Policy& policy = scratch_;
   policy = config_->firewall;
+  fillResolved(policy);
   std::vector<fw::Ban> bans;
   if (overlay_) overlay_(policy, bans);
   auto report = engine_->apply(policy, bans);
@@ -100,6 +167,10 @@ void FirewallComponent::onEvents() {
 }
 
 void FirewallComponent::stop() {
+  resolve_timer_.cancel();
+  alive_ = std::make_shared<bool>(true);  // answers of a round in flight are dropped
+  if (resolver_.joinable()) resolver_.join();
+  resolving_ = false;
   if (events_) {
     boost::system::error_code ignored;
     events_->cancel(ignored);

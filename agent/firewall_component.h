@@ -8,14 +8,18 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "agent/daemon.h"
 #include "firewall/engine.h"
+#include "firewall/resolver.h"
 #include "metrics/sources.h"
 
 namespace rampart::agent {
@@ -49,6 +53,12 @@ class FirewallComponent : public Component {
  private:
   void watchEvents();
   void onEvents();
+  // DNS names in groups: looked up off the event loop (a thread per round),
+  // at start, after a reload and every kResolveEvery; a name that stops
+  // resolving keeps its last addresses and is logged.
+  void resolveNames();
+  void onResolved(std::map<std::string, std::expected<std::vector<fw::Cidr>, std::string>> answers);
+  void fillResolved(fw::Policy& policy) const;
 
   boost::asio::io_context& io_;
   std::unique_ptr<fw::Engine> engine_;
@@ -59,6 +69,11 @@ class FirewallComponent : public Component {
   metrics::FirewallCounters counters_;
   uint32_t generation_ = 0;
   std::string last_error_;
+  fw::ResolvedNames resolved_;            // last good addresses per DNS name
+  boost::asio::steady_timer resolve_timer_;
+  std::thread resolver_;                  // the round in flight, if any
+  bool resolving_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards posted answers
 };
 
 }  // namespace rampart::agent

@@ -433,3 +433,27 @@ TEST_CASE("fw: two CLIs changing rules at once both land") {
   CHECK(node.stateFile().rules.size() == 30);
   for (const auto& r : st["rules"]) CHECK(r["in_kernel"] == true);
 }
+
+TEST_CASE("fw groups: a DNS name in a group is looked up by the agent and its addresses land in the group's set") {
+  REQUIRE(::geteuid() == 0);
+  // `localhost` resolves through /etc/hosts on every machine: no network.
+  Node node(
+      "  groups:\n"
+      "    local: [localhost, 10.77.0.9]\n"
+      "  rules:\n"
+      "    - name: ssh\n"
+      "      allow: 2222/tcp\n"
+      "    - name: from-local\n"
+      "      allow: 8090/tcp\n"
+      "      from: local\n");
+  bool resolved = waitUntil(
+      [&] {
+        auto set = node.ns.run("nft list set inet rampart g_local_v4");
+        return set.status == 0 && set.output.find("127.0.0.1") != std::string::npos;
+      },
+      10s);
+  INFO(node.ns.run("nft list table inet rampart").output);
+  CHECK(resolved);
+  // The literal member is there too.
+  CHECK(node.ns.run("nft list set inet rampart g_local_v4").output.find("10.77.0.9") != std::string::npos);
+}
