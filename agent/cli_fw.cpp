@@ -330,6 +330,9 @@ void addPolicyVerbs(CLI::App& fw, CliContext& ctx) {
     }
     auto r = ask(ctx, "apply", std::move(p));
     if (!r) return;
+    if (r->contains("warnings"))
+      for (const auto& w : (*r)["warnings"])
+        std::fprintf(stderr, "warning: %s\n", printableLine(w.get<std::string>()).c_str());
     if (r->contains("confirm_deadline_ms")) {
       std::printf("applied; rolls back %s unless `rampart fw confirm`\n",
                   remaining(nowMs(), (*r)["confirm_deadline_ms"].get<int64_t>()).c_str());

@@ -599,9 +599,14 @@ Answer FwService::apply(const Request& req) {
   const fw::Policy running = effectivePolicy(configPolicy(), FwState{{}, {}, {}, state_.rollback});
   next.rollback.reset();
   if (confirm) next.pending = PendingConfirm{running, now + *confirm};
-  if (auto reasons = guard(configPolicy(), state_, cfg->firewall, next, req); !reasons.empty()) {
+  auto reasons = guard(configPolicy(), state_, cfg->firewall, next, req);
+  // With a confirm window the rollback is the safety net (as with
+  // `commit confirmed`): the change goes in, and the answer says what it
+  // cuts, so the operator knows not to confirm if the session died.
+  if (!reasons.empty() && !confirm) {
     return Answer::failure("lockout", fmt::format("refused, it would lock you out: {}. Nothing was changed; "
-                                                  "add --force to do it anyway",
+                                                  "add --force to do it anyway, or --confirm to try it with "
+                                                  "an automatic rollback",
                                                   fmt::join(reasons, "; ")));
   }
   if (auto r = save(next); !r) return Answer::failure("state", r.error().message);
@@ -617,6 +622,7 @@ Answer FwService::apply(const Request& req) {
   armTimers();
   json result = {{"applied", true}, {"rules", configPolicy().rules.size()}};
   if (state_.pending) result["confirm_deadline_ms"] = toMs(state_.pending->deadline);
+  if (!reasons.empty()) result["warnings"] = reasons;
   return Answer::success(std::move(result));
 }
 

@@ -410,6 +410,23 @@ TEST_CASE("fw guard: a change that would drop an established connection to the s
   CHECK_THAT(own.err, Catch::Contains("your SSH session from 10.77.0.4:40000"));
   CHECK(node.status()["rules"].size() == 2);
 
+  // A configuration without the ssh rule: `fw apply` refuses; with a
+  // confirm window it goes in (the rollback is the safety net) and says
+  // what it cuts; the rollback brings the rule back.
+  node.writeConfig("  rules:\n    - name: web\n      allow: 8081/tcp\n");
+  auto apply = node.fw({"apply"});
+  CHECK(apply.exit_code == 1);
+  CHECK_THAT(apply.err, Catch::Contains("--confirm"));
+  auto tried = node.fw({"apply", "--confirm", "5m"});
+  CHECK(tried.exit_code == 0);
+  CHECK_THAT(tried.err, Catch::Contains("warning: "));
+  CHECK_THAT(tried.err, Catch::Contains("next login from 10.77.0.2 would be refused"));
+  CHECK_FALSE(opens(node.peer, "10.77.0.2", 2222));
+  node.ok({"rollback"});
+  CHECK(opens(node.peer, "10.77.0.2", 2222));
+  node.writeConfig(kRules);
+  node.ok({"apply"});
+
   // An unrelated change goes through; --force overrides.
   node.ok({"ban", "10.77.0.3"});
   node.ok({"deny", "2222/tcp", "--from", "10.77.0.2", "--force"});
