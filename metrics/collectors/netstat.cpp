@@ -42,22 +42,38 @@ bool netstatFieldWanted(std::string_view protocol, std::string_view field) {
   return false;
 }
 
-std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted) {
+std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted,
+                                       NetstatPositions* positions) {
   std::vector<NetstatValue> values;
+  if (positions) {
+    positions->names.clear();
+    positions->counts.clear();
+    positions->indices.clear();
+    positions->complete = true;
+  }
+  auto skipped = [&] {
+    if (positions) positions->complete = false;
+  };
   Lines lines(text);
   std::string_view names_line, values_line;
   while (lines.next(names_line)) {
-    if (!lines.next(values_line)) break;
+    if (!lines.next(values_line)) {
+      skipped();
+      break;
+    }
     size_t colon = names_line.find(':');
     if (colon == std::string_view::npos || colon == 0 ||
-        values_line.substr(0, colon + 1) != names_line.substr(0, colon + 1))
+        values_line.substr(0, colon + 1) != names_line.substr(0, colon + 1)) {
+      skipped();
       continue;
+    }
     std::string_view protocol = names_line.substr(0, colon);
     Fields names(names_line.substr(colon + 1)), numbers(values_line.substr(colon + 1));
-    size_t first = values.size();
+    size_t first = values.size(), first_index = positions ? positions->indices.size() : 0;
     std::string_view name, number;
     bool ok = true;
-    for (;;) {
+    uint32_t index = 0;
+    for (;; ++index) {
       bool has_name = names.next(name), has_number = numbers.next(number);
       if (!has_name || !has_number) {
         ok = has_name == has_number;
@@ -70,10 +86,55 @@ std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter want
         break;
       }
       values.push_back({protocol, name, *value});
+      if (positions) positions->indices.push_back(index);
     }
-    if (!ok) values.resize(first);
+    if (!ok) {
+      values.resize(first);
+      if (positions) positions->indices.resize(first_index);
+      skipped();
+      continue;
+    }
+    if (positions) {
+      positions->names.append(names_line).append("\n");
+      positions->counts.push_back(index);
+      positions->indices.push_back(NetstatPositions::kEnd);
+    }
   }
   return values;
+}
+
+bool netstatValuesAt(std::string_view text, const NetstatPositions& positions,
+                     std::vector<double>& values) {
+  if (!positions.complete) return false;
+  const std::string& names = positions.names;
+  Lines lines(text);
+  std::string_view names_line, values_line;
+  size_t at = 0, next = 0, pair = 0;
+  while (lines.next(names_line)) {
+    if (!lines.next(values_line) || pair == positions.counts.size()) return false;
+    size_t end = at + names_line.size();
+    if (end >= names.size() || names[end] != '\n' ||
+        names.compare(at, names_line.size(), names_line) != 0)
+      return false;
+    at = end + 1;
+    size_t colon = names_line.find(':');  // there is one: the line was parsed before
+    if (values_line.substr(0, colon + 1) != names_line.substr(0, colon + 1)) return false;
+    Fields numbers(values_line.substr(colon + 1));
+    std::string_view number;
+    uint32_t index = 0;
+    for (; numbers.next(number); ++index) {
+      if (positions.indices[next] != index) continue;
+      auto value = parseNumber(number);
+      if (!value) return false;
+      values.push_back(*value);
+      ++next;
+    }
+    if (index != positions.counts[pair] || positions.indices[next] != NetstatPositions::kEnd)
+      return false;
+    ++next;
+    ++pair;
+  }
+  return pair == positions.counts.size() && at == names.size();
 }
 
 std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted) {
@@ -108,26 +169,37 @@ Result<void> NetstatCollector::collect(Families& out) const {
   auto snmp6 = snmp6_.read();
   if (!snmp6 && !isMissing(snmp6.error())) return std::unexpected(snmp6.error());
 
-  std::array<std::vector<NetstatValue>, 3> sources = {
-      parseNetstat(*netstat, netstatFieldWanted), parseNetstat(*snmp, netstatFieldWanted),
-      snmp6 ? parseSnmp6(*snmp6, netstatFieldWanted) : std::vector<NetstatValue>{}};
-  // The fields in order: the same as last scrape means the same families in
-  // the same order, which come back from the last scrape with their names;
-  // only the values are new.
-  layout_.clear();
-  for (const auto& source : sources) {
-    for (const NetstatValue& v : source) {
+  std::vector<NetstatValue> v6 =
+      snmp6 ? parseSnmp6(*snmp6, netstatFieldWanted) : std::vector<NetstatValue>{};
+  // The same names lines in netstat and snmp and the same snmp6 fields as
+  // last scrape: the same families in the same order, which come back from
+  // the last scrape with their names; only the values are new.
+  auto layout = [&](const std::vector<NetstatValue>& six) {
+    layout_.clear();
+    layout_.add(positions_[0].names);
+    layout_.add(positions_[1].names);
+    for (const NetstatValue& v : six) {
       layout_.add(v.protocol);
       layout_.add(v.field);
     }
-  }
-  if (layout_.unchanged(spareFamilies())) {
-    size_t i = 0;
-    for (const auto& source : sources)
-      for (const NetstatValue& v : source)
+  };
+  values_.clear();
+  if (netstatValuesAt(*netstat, positions_[0], values_) &&
+      netstatValuesAt(*snmp, positions_[1], values_)) {
+    layout(v6);
+    if (layout_.unchanged(spareFamilies())) {
+      size_t i = 0;
+      for (double value : values_)
+        if (layout_.kept(i++)) addSample(reuseFamily(out), value);
+      for (const NetstatValue& v : v6)
         if (layout_.kept(i++)) addSample(reuseFamily(out), v.value);
-    return {};
+      return {};
+    }
   }
+  std::array<std::vector<NetstatValue>, 3> sources = {
+      parseNetstat(*netstat, netstatFieldWanted, &positions_[0]),
+      parseNetstat(*snmp, netstatFieldWanted, &positions_[1]), std::move(v6)};
+  layout(sources[2]);
   std::vector<bool>& kept = layout_.keptFlags();
   kept.clear();
   const size_t first = out.size();

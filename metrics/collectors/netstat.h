@@ -10,6 +10,8 @@
 // them.) Matched by hand: this runs for every field on every scrape.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +35,27 @@ bool netstatFieldWanted(std::string_view protocol, std::string_view field);
 // With `wanted`, only the fields it accepts are parsed and returned (and only
 // their values must be numbers).
 using NetstatFilter = bool (*)(std::string_view protocol, std::string_view field);
-std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted = nullptr);
+
+// Where parseNetstat found the values it returned, so that a text with the
+// same names lines can be read by position (netstatValuesAt). Complete only
+// when no line pair was skipped.
+struct NetstatPositions {
+  std::string names;              // every pair's names line, each followed by '\n'
+  std::vector<uint32_t> counts;   // per pair: its number of fields
+  std::vector<uint32_t> indices;  // per pair: the returned fields' indices, then kEnd
+  bool complete = false;
+  static constexpr uint32_t kEnd = UINT32_MAX;
+};
+
+// With `positions`, also records where the returned values were.
+std::vector<NetstatValue> parseNetstat(std::string_view text, NetstatFilter wanted = nullptr,
+                                       NetstatPositions* positions = nullptr);
+// When `text` has exactly the names lines `positions` was made from (and the
+// same field counts), appends the values at those positions to `values` and
+// returns true: what parseNetstat would return, without looking at a name.
+// Otherwise (or when a value is not a number) false.
+bool netstatValuesAt(std::string_view text, const NetstatPositions& positions,
+                     std::vector<double>& values);
 // /proc/net/snmp6: "Ip6InOctets   123" lines; the protocol ends at the
 // first '6' ("Ip6", "Icmp6", "UdpLite6").
 std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted = nullptr);
@@ -49,7 +71,11 @@ class NetstatCollector final : public Collector {
  private:
   mutable ProcFile netstat_, snmp_, snmp6_;
   mutable std::string name_, help_;  // the family being added, built in place
-  mutable InputLayout layout_;  // protocol and field of every value
+  // The names lines of netstat and snmp, then protocol and field of every
+  // snmp6 value.
+  mutable InputLayout layout_;
+  mutable std::array<NetstatPositions, 2> positions_;  // netstat, snmp
+  mutable std::vector<double> values_;                 // netstat and snmp, by position
 };
 
 }  // namespace rampart::metrics

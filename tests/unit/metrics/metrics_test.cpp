@@ -244,8 +244,15 @@ TEST_CASE("metrics: a scrape after files changed shape equals a first scrape (fa
   stat.erase(cpu1, stat.find('\n', cpu1 + 1) - cpu1);
   std::ofstream(root / "stat", std::ios::trunc) << stat;
 
+  // New netstat values under the same names: read by position.
+  std::string netstat = test::readText(root / "net/netstat");
+  size_t values_line = netstat.find("\nTcpExt: ") + 1;
+  netstat.replace(values_line + std::string("TcpExt: ").size(), 1, "7");  // SyncookiesSent
+  std::ofstream(root / "net/netstat", std::ios::trunc) << netstat;
+
   const std::string again = reused->scrape();
   const std::string fresh = make(o)->scrape();
+  CHECK(again.find("node_netstat_TcpExt_SyncookiesSent 7\n") != std::string::npos);
   std::filesystem::remove_all(root);
   CHECK(withoutTimings(again) != withoutTimings(first));
   CHECK(withoutTimings(again) == withoutTimings(fresh));

@@ -227,3 +227,40 @@ TEST_CASE("sanitizeLabelValue: invalid UTF-8 becomes U+FFFD, valid UTF-8 stays")
   CHECK(sanitizeLabelValue("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(sanitizeMetricName("Weird-Name.x") == "Weird_Name_x");
 }
+
+TEST_CASE("netstatValuesAt: the same names lines read by position give parseNetstat's values; any change refuses") {
+  const std::string text =
+      "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 1 2 3\n"
+      "IpExt: InOctets OutOctets\nIpExt: 10 20\n";
+  NetstatPositions positions;
+  auto parsed = parseNetstat(text, netstatFieldWanted, &positions);
+  REQUIRE(parsed.size() == 4);
+  CHECK(positions.complete);
+  const std::string later =
+      "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 5 6 7\n"
+      "IpExt: InOctets OutOctets\nIpExt: 50 60\n";
+  std::vector<double> values;
+  REQUIRE(netstatValuesAt(later, positions, values));
+  std::vector<double> expected;
+  for (const auto& v : parseNetstat(later, netstatFieldWanted)) expected.push_back(v.value);
+  CHECK(values == expected);
+  CHECK(values == std::vector<double>{5, 6, 50, 60});
+
+  for (const std::string changed : {
+           "TcpExt: SyncookiesSent ListenDrops Othe\nTcpExt: 5 6 7\nIpExt: InOctets OutOctets\nIpExt: 50 60\n",
+           "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 5 6 7 8\nIpExt: InOctets OutOctets\nIpExt: 50 60\n",
+           "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 5 x 7\nIpExt: InOctets OutOctets\nIpExt: 50 60\n",
+           "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 5 6 7\n",
+           "TcpExt: SyncookiesSent ListenDrops Other\nTcpExt: 5 6 7\nIpExt: InOctets OutOctets\nIpExt: 50 60\n"
+           "Extra: A\nExtra: 1\n",
+           "TcpExt: SyncookiesSent ListenDrops Other\nTcp: 5 6 7\nIpExt: InOctets OutOctets\nIpExt: 50 60\n"}) {
+    INFO(changed);
+    values.clear();
+    CHECK_FALSE(netstatValuesAt(changed, positions, values));
+  }
+  // A skipped pair leaves the positions incomplete: never read by position.
+  NetstatPositions torn;
+  parseNetstat("TcpExt: A B\nTcpExt: 1\n", netstatFieldWanted, &torn);
+  CHECK_FALSE(torn.complete);
+  CHECK_FALSE(netstatValuesAt("TcpExt: A B\nTcpExt: 1\n", torn, values));
+}
