@@ -182,16 +182,7 @@ size_t Changes::elementsDeleted() const {
 void diffSetElements(const Set& want, const Set& have, Changes& out) {
   // Elements of dynamic sets belong to the kernel (meters fill them).
   if ((want.flags & NFT_SET_EVAL) != 0) return;
-  // The set's shape without its elements (copying them only to clear them
-  // would cost a 100,000-element group two full copies per apply).
-  Set add;
-  add.name = want.name;
-  add.key_type = want.key_type;
-  add.key_len = want.key_len;
-  add.flags = want.flags;
-  add.timeout_ms = want.timeout_ms;
-  add.size = want.size;
-  add.handle = want.handle;
+  Set add = want.withoutElements();
   Set del = add;
   std::ranges::set_difference(want.elems, have.elems, std::back_inserter(add.elems));
   std::ranges::set_difference(have.elems, want.elems, std::back_inserter(del.elems));

@@ -61,6 +61,18 @@ class Anchors {
   std::unordered_map<std::string_view, uint64_t> index_;
 };
 
+// Sorted element adds and deletes of set `live`, as Changes carry them.
+void addElementChanges(const Set& live, std::vector<SetElem> adds, std::vector<SetElem> dels, Changes& out) {
+  if (!dels.empty()) {
+    out.delete_elems.push_back(live.withoutElements());
+    out.delete_elems.back().elems = std::move(dels);
+  }
+  if (!adds.empty()) {
+    out.add_elems.push_back(live.withoutElements());
+    out.add_elems.back().elems = std::move(adds);
+  }
+}
+
 // The members of a group, literal and resolved, in order.
 std::vector<const Cidr*> membersOf(const Group& g) {
   std::vector<const Cidr*> out;
@@ -118,21 +130,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, C
         }
     std::erase_if(adds, [&](const SetElem& e) { return std::ranges::binary_search(live.elems, e); });
     if (hashSetSize(live.elems.size() + adds.size() - dels.size()) != live.size) return false;  // resized
-    Set shape;
-    shape.name = live.name;
-    shape.key_type = live.key_type;
-    shape.key_len = live.key_len;
-    shape.flags = live.flags;
-    shape.size = live.size;
-    shape.handle = live.handle;
-    if (!dels.empty()) {
-      out.delete_elems.push_back(shape);
-      out.delete_elems.back().elems = std::move(dels);
-    }
-    if (!adds.empty()) {
-      out.add_elems.push_back(std::move(shape));
-      out.add_elems.back().elems = std::move(adds);
-    }
+    addElementChanges(live, std::move(adds), std::move(dels), out);
     return true;
   }
 
@@ -169,26 +167,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, C
     }
   }
   std::ranges::sort(dels);
-  auto shape = [&live] {
-    Set s;
-    s.name = live.name;
-    s.key_type = live.key_type;
-    s.key_len = live.key_len;
-    s.flags = live.flags;
-    s.timeout_ms = live.timeout_ms;
-    s.size = live.size;
-    s.counters = live.counters;
-    s.handle = live.handle;
-    return s;
-  };
-  if (!dels.empty()) {
-    out.delete_elems.push_back(shape());
-    out.delete_elems.back().elems = std::move(dels);
-  }
-  if (!adds.empty()) {
-    out.add_elems.push_back(shape());
-    out.add_elems.back().elems = std::move(adds);
-  }
+  addElementChanges(live, std::move(adds), std::move(dels), out);
   return true;
 }
 
@@ -400,26 +379,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       continue;
     }
     for (const std::string& name : names) {
-      const Set* l = live.findSet(name);
-      Set shape;  // the set without its elements (copying them would cost the whole table)
-      shape.name = l->name;
-      shape.key_type = l->key_type;
-      shape.key_len = l->key_len;
-      shape.flags = l->flags;
-      shape.timeout_ms = l->timeout_ms;
-      shape.size = l->size;
-      shape.counters = l->counters;
-      shape.handle = l->handle;
-      if (Set& d = run_dels[name]; !d.elems.empty()) {
-        Set del = shape;
-        del.elems = std::move(d.elems);
-        out.delete_elems.push_back(std::move(del));
-      }
-      if (Set& a = run_adds[name]; !a.elems.empty()) {
-        Set add = shape;
-        add.elems = std::move(a.elems);
-        out.add_elems.push_back(std::move(add));
-      }
+      addElementChanges(*live.findSet(name), std::move(run_adds[name].elems), std::move(run_dels[name].elems), out);
     }
   }
 

@@ -108,6 +108,19 @@ std::string KernelRule::key() const {
 
 bool Set::interval() const { return (flags & NFT_SET_INTERVAL) != 0; }
 
+Set Set::withoutElements() const {
+  Set s;
+  s.name = name;
+  s.key_type = key_type;
+  s.key_len = key_len;
+  s.flags = flags;
+  s.timeout_ms = timeout_ms;
+  s.size = size;
+  s.counters = counters;
+  s.handle = handle;
+  return s;
+}
+
 const Set* Ruleset::findSet(std::string_view set_name) const {
   for (const auto& s : sets)
     if (s.name == set_name) return &s;

@@ -132,6 +132,9 @@ struct Set {
   std::vector<SetElem> elems;  // sorted, unique
   uint64_t handle = 0;
   bool interval() const;
+  // The same set without its elements (to carry element changes; copying
+  // a 100,000-element set only to clear it would cost a copy per apply).
+  Set withoutElements() const;
   // Same definition (elements aside).
   bool sameShape(const Set& o) const {
     return name == o.name && key_type == o.key_type && key_len == o.key_len && flags == o.flags &&
