@@ -63,7 +63,7 @@ const std::array<Entry, 18> kCollectors = {{
        return std::make_unique<FilesystemCollector>(o.proc_root, o.filesystem_timeout, o.statfs);
      }},
     {"diskstats", [](const Options& o) -> std::unique_ptr<Collector> {
-       return std::make_unique<DiskstatsCollector>(o.proc_root);
+       return std::make_unique<DiskstatsCollector>(o.proc_root, o.udev_data);
      }},
     {"filefd", [](const Options& o) -> std::unique_ptr<Collector> {
        return std::make_unique<FileFdCollector>(o.proc_root);

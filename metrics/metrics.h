@@ -31,7 +31,8 @@ namespace rampart::metrics {
 
 struct Options {
   std::string proc_root = "/proc";
-  std::string sys_root = "/sys";  // no collector reads sysfs yet
+  std::string sys_root = "/sys";
+  std::string udev_data = "/run/udev/data";  // udev's database (node_disk_info)
   std::string node_name;
   std::string node_role;
   std::string version = RAMPART_VERSION;

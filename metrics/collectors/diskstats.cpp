@@ -2,6 +2,9 @@
 
 #include <unordered_set>
 
+#include <fmt/format.h>
+
+#include "metrics/proc_file.h"
 #include "metrics/text.h"
 
 namespace rampart::metrics {
@@ -14,6 +17,8 @@ struct Column {
   double scale;  // raw value × scale = exported value
 };
 
+// A udev database entry is a few hundred bytes; a bound against a huge one.
+constexpr size_t kMaxUdevEntrySize = 64 * 1024;
 constexpr double kSector = 512;
 constexpr double kMs = 0.001;
 constexpr auto kCounter = prometheus::MetricType::Counter;
@@ -82,8 +87,11 @@ std::vector<DiskStats> parseDiskstats(std::string_view text) {
     Fields fields(line);
     std::string_view major, minor, name, field;
     if (!fields.next(major) || !fields.next(minor) || !fields.next(name)) continue;
-    if (!parseU64(major) || !parseU64(minor)) continue;
+    auto major_number = parseU64(major), minor_number = parseU64(minor);
+    if (!major_number || !minor_number) continue;
     DiskStats disk;
+    disk.major = *major_number;
+    disk.minor = *minor_number;
     bool ok = true;
     while (ok && fields.next(field)) {
       auto value = parseU64(field);
@@ -98,13 +106,54 @@ std::vector<DiskStats> parseDiskstats(std::string_view text) {
   return disks;
 }
 
-DiskstatsCollector::DiskstatsCollector(std::string proc_root)
-    : ProcFileCollector(std::move(proc_root) + "/diskstats") {}
+DiskUdevInfo parseUdevData(std::string_view text) {
+  DiskUdevInfo info;
+  std::string scsi_serial;
+  Lines lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (!line.starts_with("E:")) continue;
+    line.remove_prefix(2);
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
+    std::string* field = key == "ID_PATH"             ? &info.path
+                         : key == "ID_WWN"            ? &info.wwn
+                         : key == "ID_MODEL"          ? &info.model
+                         : key == "ID_SERIAL_SHORT"   ? &info.serial
+                         : key == "SCSI_IDENT_SERIAL" ? &scsi_serial
+                         : key == "ID_REVISION"       ? &info.revision
+                                                      : nullptr;
+    if (field) *field = sanitizeLabelValue(value);
+  }
+  if (info.serial.empty()) info.serial = std::move(scsi_serial);
+  return info;
+}
+
+DiskstatsCollector::DiskstatsCollector(std::string proc_root, std::string udev_data)
+    : ProcFileCollector(std::move(proc_root) + "/diskstats"), udev_data_(std::move(udev_data)) {}
 
 Result<void> DiskstatsCollector::collect(Families& out) const {
   auto text = read();
   if (!text) return std::unexpected(text.error());
   std::vector<DiskStats> disks = parseDiskstats(*text);
+  auto& info = addFamily(out, "node_disk_info", "Info of /sys/block/<block_device>.",
+                         prometheus::MetricType::Gauge);
+  for (const DiskStats& disk : disks) {
+    std::string major = std::to_string(disk.major), minor = std::to_string(disk.minor);
+    auto entry = readProcFile(fmt::format("{}/b{}:{}", udev_data_, major, minor), udev_buffer_,
+                              kMaxUdevEntrySize);
+    DiskUdevInfo udev = entry ? parseUdevData(*entry) : DiskUdevInfo{};
+    addSample(info, 1,
+              {{"device", disk.device},
+               {"major", std::move(major)},
+               {"minor", std::move(minor)},
+               {"model", std::move(udev.model)},
+               {"path", std::move(udev.path)},
+               {"revision", std::move(udev.revision)},
+               {"serial", std::move(udev.serial)},
+               {"wwn", std::move(udev.wwn)}});
+  }
   for (size_t i = 0; i < kColumns.size(); ++i) {
     const Column& column = kColumns[i];
     bool any = false;

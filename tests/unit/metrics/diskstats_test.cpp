@@ -49,9 +49,17 @@ TEST_CASE("diskstats collector: bytes are sectors x 512, seconds are ms / 1000, 
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/diskstats") << "   8 0 sda 10 1 2048 30 20 2 4096 40 3 50 70\n"
                                        " 254 0 vda 1 2 3 4 5 6 7 8 9 1500 11 12 13 14 15\n";
-  DiskstatsCollector collector(dir);
+  std::filesystem::create_directories(dir + "/udev");
+  std::ofstream(dir + "/udev/b8:0") << "S:disk/by-id/ata-X\nE:ID_MODEL=Disk_\"1\"\nE:ID_SERIAL_SHORT=S1\n"
+                                       "E:ID_PATH=pci-0000:00:1f.2-ata-1\nE:ID_WWN=0x5000\nE:ID_REVISION=1B6Q\n";
+  DiskstatsCollector collector(dir, dir + "/udev");
   std::string text = test::render(test::collectOk(collector));
   std::filesystem::remove_all(dir);
+  CHECK_THAT(text, Catch::Contains("node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"Disk_\\\"1\\\"\","
+                                   "path=\"pci-0000:00:1f.2-ata-1\",revision=\"1B6Q\",serial=\"S1\",wwn=\"0x5000\"} 1\n"));
+  // No udev entry: the text labels are empty.
+  CHECK_THAT(text, Catch::Contains("node_disk_info{device=\"vda\",major=\"254\",minor=\"0\",model=\"\",path=\"\","
+                                   "revision=\"\",serial=\"\",wwn=\"\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("node_disk_read_bytes_total{device=\"sda\"} 1048576\n"));
   CHECK_THAT(text, Catch::Contains("node_disk_written_bytes_total{device=\"sda\"} 2097152\n"));
   CHECK_THAT(text, Catch::Contains("node_disk_io_time_seconds_total{device=\"vda\"} 1.5\n"));
@@ -68,6 +76,15 @@ TEST_CASE("diskstats collector: a missing /proc/diskstats fails the collector") 
   CHECK(out.empty());
 }
 
+TEST_CASE("parseUdevData: ID_ keys of E: lines; SCSI_IDENT_SERIAL when there is no ID_SERIAL_SHORT") {
+  DiskUdevInfo info = parseUdevData("E:ID_MODEL=M\nS:ID_PATH=not-an-E-line\nE:SCSI_IDENT_SERIAL=scsi\nE:broken\n");
+  CHECK(info.model == "M");
+  CHECK(info.path.empty());
+  CHECK(info.serial == "scsi");
+  CHECK(parseUdevData("E:SCSI_IDENT_SERIAL=scsi\nE:ID_SERIAL_SHORT=short\n").serial == "short");
+}
+
 TEST_CASE("golden: diskstats on this machine's captured /proc") {
-  test::checkGolden("diskstats", test::render(test::collectOk(DiskstatsCollector(test::procFixture("real")))));
+  test::checkGolden("diskstats", test::render(test::collectOk(DiskstatsCollector(
+                                     test::procFixture("real"), test::sourceDir() + "/tests/fixtures/udev/data"))));
 }

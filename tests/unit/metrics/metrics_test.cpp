@@ -21,6 +21,7 @@ namespace {
 Options fixtureOptions(const std::string& root) {
   Options o;
   o.proc_root = test::procFixture(root);
+  o.udev_data = test::sourceDir() + "/tests/fixtures/udev/data";
   o.node_name = "web-01";
   o.node_role = "web";
   o.version = "0.1.0";
