@@ -119,8 +119,12 @@ fx_kernel_rules() {
   fx_ns nft -j list table inet rampart | "$PY" -c '
 import json,sys
 names=set()
-for o in json.load(sys.stdin)["nftables"]:
-    c=o.get("rule",{}).get("comment","")
+def add(c):
     if c.startswith("cli:"): names.add(c[4:])
+for o in json.load(sys.stdin)["nftables"]:
+    add(o.get("rule",{}).get("comment",""))
+    # Rules in a rule table are its elements, named by their comments.
+    for e in o.get("set",{}).get("elem",[]):
+        if isinstance(e, dict): add(e.get("elem",{}).get("comment",""))
 print("\n".join(sorted(names)))'
 }
