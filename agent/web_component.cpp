@@ -48,6 +48,7 @@ metrics::Options metricsOptions(const Config& config, FirewallComponent* firewal
       return metrics::TlsHandshakes{reloader->handshakes().success.load(),
                                     reloader->handshakes().failure.load()};
     };
+    o.tls_reloads = [reloader] { return metrics::TlsReloads{reloader->reloads(), reloader->failures()}; };
   }
   return o;
 }

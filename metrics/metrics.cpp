@@ -88,8 +88,8 @@ const std::array<Entry, 18> kCollectors = {{
        return std::make_unique<FirewallCollector>(o.firewall_state, o.firewall_counters);
      }},
     {"tls", [](const Options& o) -> std::unique_ptr<Collector> {
-       if (!o.tls_certificates && !o.tls_handshakes) return nullptr;
-       return std::make_unique<TlsCollector>(o.tls_certificates, o.tls_handshakes);
+       if (!o.tls_certificates && !o.tls_handshakes && !o.tls_reloads) return nullptr;
+       return std::make_unique<TlsCollector>(o.tls_certificates, o.tls_handshakes, o.tls_reloads);
      }},
 }};
 

@@ -48,6 +48,7 @@ struct Options {
   FirewallCountersFn firewall_counters;
   TlsCertificatesFn tls_certificates;
   TlsHandshakesFn tls_handshakes;
+  TlsReloadsFn tls_reloads;
 
   // Further collectables appended to every scrape (e.g. a prometheus::Registry
   // with the endpoint's own request counters).

@@ -27,6 +27,12 @@ struct TlsHandshakes {
   uint64_t failure = 0;
 };
 
+// Certificate reloads of the agent's endpoint (a changed file, SIGHUP).
+struct TlsReloads {
+  uint64_t success = 0;
+  uint64_t failure = 0;  // the new files were refused; the old identity serves on
+};
+
 struct FirewallCounters {
   uint64_t applies_success = 0;
   uint64_t applies_error = 0;
@@ -38,5 +44,6 @@ using FirewallStateFn = std::function<Result<fw::LiveState>()>;
 using FirewallCountersFn = std::function<FirewallCounters()>;
 using TlsCertificatesFn = std::function<std::vector<TlsCertificate>()>;
 using TlsHandshakesFn = std::function<TlsHandshakes()>;
+using TlsReloadsFn = std::function<TlsReloads()>;
 
 }  // namespace rampart::metrics

@@ -51,7 +51,7 @@ std::vector<MeminfoValue> parseMeminfo(std::string_view text, std::vector<bool>*
   seen.reserve(lines_max);
   if (kept) kept->clear();
   forEachMeminfoLine(text, [&](std::string_view key, bool has_unit, double value) {
-    MeminfoValue& v = values.emplace_back(meminfoName(key), value);
+    MeminfoValue& v = values.emplace_back(MeminfoValue{meminfoName(key), value});
     if (has_unit) v.name += "_bytes";
     auto at = std::lower_bound(seen.begin(), seen.end(), std::string_view(v.name));
     bool repeated = at != seen.end() && *at == v.name;

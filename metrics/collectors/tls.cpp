@@ -7,8 +7,8 @@
 
 namespace rampart::metrics {
 
-TlsCollector::TlsCollector(TlsCertificatesFn certificates, TlsHandshakesFn handshakes)
-    : certificates_(std::move(certificates)), handshakes_(std::move(handshakes)) {}
+TlsCollector::TlsCollector(TlsCertificatesFn certificates, TlsHandshakesFn handshakes, TlsReloadsFn reloads)
+    : certificates_(std::move(certificates)), handshakes_(std::move(handshakes)), reloads_(std::move(reloads)) {}
 
 Result<void> TlsCollector::collect(Families& out) const {
   using prometheus::MetricType;
@@ -31,6 +31,15 @@ Result<void> TlsCollector::collect(Families& out) const {
                              MetricType::Counter);
     addSample(family, static_cast<double>(h.success), {{"result", "success"}});
     addSample(family, static_cast<double>(h.failure), {{"result", "failure"}});
+  }
+  if (reloads_) {
+    TlsReloads r = reloads_();
+    auto& family = addFamily(out, "rampart_tls_reloads_total",
+                             "Certificate reloads of the agent's endpoint by result; after a failure the previous "
+                             "certificate keeps serving.",
+                             MetricType::Counter);
+    addSample(family, static_cast<double>(r.success), {{"result", "success"}});
+    addSample(family, static_cast<double>(r.failure), {{"result", "failure"}});
   }
   return {};
 }

@@ -1,5 +1,5 @@
-// rampart_tls_certificate_not_after_seconds{path,subject} and
-// rampart_tls_handshakes_total{result}.
+// rampart_tls_certificate_not_after_seconds{path,subject},
+// rampart_tls_handshakes_total{result} and rampart_tls_reloads_total{result}.
 #pragma once
 
 #include "metrics/collector.h"
@@ -9,8 +9,8 @@ namespace rampart::metrics {
 
 class TlsCollector final : public Collector {
  public:
-  // Either callback may be empty (its family is then absent).
-  TlsCollector(TlsCertificatesFn certificates, TlsHandshakesFn handshakes);
+  // Any callback may be empty (its family is then absent).
+  TlsCollector(TlsCertificatesFn certificates, TlsHandshakesFn handshakes, TlsReloadsFn reloads = {});
   std::string_view name() const override { return "tls"; }
 
  protected:
@@ -19,6 +19,7 @@ class TlsCollector final : public Collector {
  private:
   TlsCertificatesFn certificates_;
   TlsHandshakesFn handshakes_;
+  TlsReloadsFn reloads_;
 };
 
 }  // namespace rampart::metrics

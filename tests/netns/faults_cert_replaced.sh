@@ -37,6 +37,9 @@ try_fault() {  # try_fault WHAT: files are in place; SIGHUP and judge
   [[ $fp == "$fp0" ]] || fx_fail "$what: the served certificate changed ($fp)"
   fx_ns "$PY" "$CLIENT" health "$FX_PORT" 2 >/dev/null || fx_fail "$what: /healthz"
   kill -0 "$FX_AGENT" || fx_fail "$what: the agent died"
+  # Prometheus sees the refusal too.
+  metric 'rampart_tls_reloads_total{result="failure"}' | grep -q " $after\$" ||
+    fx_fail "$what: rampart_tls_reloads_total{result=\"failure\"} is not $after: $(metric rampart_tls_reloads_total)"
   n=$((n + 1))
   fx_log "$what: refused, failures $before -> $after, fingerprint unchanged; $(grep -c . <<<"$(metric rampart_tls_handshakes_total)") handshake series; tls collector: $(metric 'node_scrape_collector_success{collector="tls"}')"
 }

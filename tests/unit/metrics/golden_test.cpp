@@ -145,7 +145,7 @@ TEST_CASE("golden: uname, node_info, firewall and tls from fixed values") {
                           {"/etc/ssl/certs/www.pem", "CN=www.example.com,O=Example", 1780000000},
                           {"/etc/ssl/certs/www.pem", "CN=www.example.com,O=Example", 1}};
                     },
-                    [] { return TlsHandshakes{42, 3}; }));
+                    [] { return TlsHandshakes{42, 3}; }, [] { return TlsReloads{7, 1}; }));
 }
 
 TEST_CASE("firewall: a failing dump fails the collector and appends nothing") {
