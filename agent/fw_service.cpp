@@ -101,12 +101,12 @@ bool sameMatch(const fw::Rule& a, const fw::Rule& b) {
          sorted(a.from) == sorted(b.from) && sorted(a.from_groups) == sorted(b.from_groups);
 }
 
-bool nameTaken(const fw::Policy& p, std::string_view name) {
-  return std::ranges::any_of(p.rules, [&](const fw::Rule& r) { return r.name == name; });
+bool nameTaken(const std::vector<const fw::Rule*>& rules, std::string_view name) {
+  return std::ranges::any_of(rules, [&](const fw::Rule* r) { return r->name == name; });
 }
 
 // "cli-443-tcp", "cli-deny-22-tcp", "cli-deny-any", then "-2", "-3"...
-std::string generatedName(const fw::Rule& r, const fw::Policy& effective) {
+std::string generatedName(const fw::Rule& r, const std::vector<const fw::Rule*>& effective) {
   std::string base = r.action == fw::Action::Deny ? "cli-deny-" : "cli-";
   if (r.ports.empty()) base += "any";
   else
@@ -134,11 +134,12 @@ json ruleJson(const fw::Rule& r, size_t number) {
 
 // Rules in the order the kernel evaluates them (input, forward, output),
 // which is the numbering of `fw status` and `fw delete NUMBER`.
-std::vector<const fw::Rule*> numbered(const fw::Policy& p) {
+std::vector<const fw::Rule*> numbered(const std::vector<const fw::Rule*>& rules) {
   std::vector<const fw::Rule*> out;
+  out.reserve(rules.size());
   for (fw::Hook h : {fw::Hook::Input, fw::Hook::Forward, fw::Hook::Output})
-    for (const auto& r : p.rules)
-      if (r.hook == h) out.push_back(&r);
+    for (const fw::Rule* r : rules)
+      if (r->hook == h) out.push_back(r);
   return out;
 }
 
@@ -172,32 +173,52 @@ FwService::~FwService() { stop(); }
 
 const fw::Policy& FwService::configPolicy() const { return hooks_.config().firewall; }
 
+namespace {
+
+// The CLI rules of `state` still in force, in order: not expired, and not
+// shadowed by a config rule that took the name since (the CLI rule waits).
+// Few CLI rules are looked up one by one, many through a hash of the names.
+std::vector<const fw::Rule*> cliRulesInForce(const fw::Policy& base, const FwState& state) {
+  std::vector<const fw::Rule*> out;
+  if (state.rules.empty()) return out;
+  const auto now = std::chrono::system_clock::now();
+  std::unordered_set<std::string_view> config_names;
+  const bool hashed = state.rules.size() > 8;
+  if (hashed)
+    for (const auto& r : base.rules) config_names.insert(r.name);
+  for (const auto& cr : state.rules) {
+    if (cr.rule.expires && *cr.rule.expires <= now) continue;
+    bool in_config = hashed ? config_names.contains(cr.rule.name)
+                            : std::ranges::any_of(base.rules, [&](const fw::Rule& r) { return r.name == cr.rule.name; });
+    if (!in_config) out.push_back(&cr.rule);
+  }
+  return out;
+}
+
+}  // namespace
+
 fw::Policy FwService::effectivePolicy(const fw::Policy& config_policy, const FwState& state) const {
-  fw::Policy p = state.rollback && serializePolicy(config_policy) == serializePolicy(state.rollback->rejected)
-                     ? state.rollback->policy
-                     : config_policy;
+  fw::Policy p = basePolicy(config_policy, state);
   addCliRules(p, state);
   return p;
 }
 
+const fw::Policy& FwService::basePolicy(const fw::Policy& config_policy, const FwState& state) const {
+  if (state.rollback && serializePolicy(config_policy) == serializePolicy(state.rollback->rejected))
+    return state.rollback->policy;
+  return config_policy;
+}
+
+std::vector<const fw::Rule*> FwService::effectiveRules(const fw::Policy& base, const FwState& state) const {
+  std::vector<const fw::Rule*> out = cliRulesInForce(base, state);
+  out.reserve(out.size() + base.rules.size());
+  for (const fw::Rule& r : base.rules) out.push_back(&r);
+  return out;
+}
+
 void FwService::addCliRules(fw::Policy& p, const FwState& state) const {
-  if (state.rules.empty()) return;
   std::vector<fw::Rule> rules;
-  const auto now = Clock::now();
-  // A config rule that took the name since wins; the CLI rule waits. Few
-  // CLI rules are looked up one by one, many through a hash of the names.
-  std::unordered_set<std::string_view> config_names;
-  if (state.rules.size() > 8)
-    for (const auto& r : p.rules) config_names.insert(r.name);
-  auto inConfig = [&](std::string_view name) {
-    if (state.rules.size() > 8) return config_names.contains(name);
-    return std::ranges::any_of(p.rules, [&](const fw::Rule& r) { return r.name == name; });
-  };
-  for (const auto& cr : state.rules) {
-    if (cr.rule.expires && *cr.rule.expires <= now) continue;
-    if (inConfig(cr.rule.name)) continue;
-    rules.push_back(cr.rule);
-  }
+  for (const fw::Rule* r : cliRulesInForce(p, state)) rules.push_back(*r);
   // CLI rules go first; the config's rules move (no copy) behind them.
   p.rules.insert(p.rules.begin(), std::make_move_iterator(rules.begin()), std::make_move_iterator(rules.end()));
 }
@@ -345,7 +366,8 @@ Answer FwService::commit(FwState next, const Request& req, json result) {
 }
 
 Answer FwService::status(const Request&) {
-  fw::Policy p = effectivePolicy(configPolicy(), state_);
+  const fw::Policy& base = basePolicy(configPolicy(), state_);
+  const std::vector<const fw::Rule*> effective = effectiveRules(base, state_);
   std::map<std::string, fw::LiveRule> live;
   json result = json::object();
   if (fw::Engine* e = firewall_.engine()) {
@@ -362,7 +384,7 @@ Answer FwService::status(const Request&) {
   }
   json rules = json::array();
   size_t n = 0;
-  for (const fw::Rule* r : numbered(p)) {
+  for (const fw::Rule* r : numbered(effective)) {
     json j = ruleJson(*r, ++n);
     auto it = live.find(r->name);
     j["in_kernel"] = it != live.end();
@@ -380,7 +402,8 @@ Answer FwService::status(const Request&) {
 
 Answer FwService::addRule(const Request& req, fw::Action action) {
   const auto now = Clock::now();
-  fw::Policy effective = effectivePolicy(configPolicy(), state_);
+  const fw::Policy& base = basePolicy(configPolicy(), state_);
+  const std::vector<const fw::Rule*> effective = effectiveRules(base, state_);
   fw::Rule rule;
   rule.action = action;
   rule.origin = fw::Origin::Cli;
@@ -399,9 +422,9 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
     } else if (!fw::isValidGroupName(src)) {
       throw UsageError{fmt::format("--from '{}': {}", src, c.error())};
     }
-    if (effective.findGroup(src) == nullptr) {
+    if (base.findGroup(src) == nullptr) {
       std::vector<std::string> names;
-      for (const auto& g : effective.groups) names.push_back(g.name);
+      for (const auto& g : base.groups) names.push_back(g.name);
       throw UsageError{fmt::format("--from '{}': no such group in the policy (groups: {})", src,
                                    names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")))};
     }
@@ -414,9 +437,9 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
     rule.limit = *rate;
   }
   if (auto d = optDuration(req, "for", "--for")) rule.expires = now + *d;
-  for (const auto& r : effective.rules) {
-    if (sameMatch(r, rule)) {
-      return Answer::success({{"duplicate", r.name}, {"added", false}, {"description", describeRule(r)}});
+  for (const fw::Rule* r : effective) {
+    if (sameMatch(*r, rule)) {
+      return Answer::success({{"duplicate", r->name}, {"added", false}, {"description", describeRule(*r)}});
     }
   }
   if (auto name = optString(req, "name", 64)) {
@@ -439,7 +462,7 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
 Answer FwService::deleteRule(const Request& req) {
   auto target = optString(req, "target", 64);
   if (!target || target->empty()) throw UsageError{"NAME|NUMBER: expected a rule name or number"};
-  fw::Policy effective = effectivePolicy(configPolicy(), state_);
+  const std::vector<const fw::Rule*> effective = effectiveRules(basePolicy(configPolicy(), state_), state_);
   auto order = numbered(effective);
   const fw::Rule* found = nullptr;
   if (std::ranges::all_of(*target, [](char c) { return c >= '0' && c <= '9'; })) {

@@ -77,6 +77,11 @@ class FwService : public Component {
   // The CLI rules of `state` (those still in force whose names the
   // configuration has not taken) put in front of p's rules.
   void addCliRules(fw::Policy& p, const FwState& state) const;
+  // The configuration's policy, or the one a rollback put back in force.
+  const fw::Policy& basePolicy(const fw::Policy& config_policy, const FwState& state) const;
+  // effectivePolicy()'s rules as pointers into `base` and `state`, without
+  // copying 10,000 rules to look at them.
+  std::vector<const fw::Rule*> effectiveRules(const fw::Policy& base, const FwState& state) const;
 
  private:
   using Clock = std::chrono::system_clock;

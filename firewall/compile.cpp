@@ -379,17 +379,6 @@ RunShape runShape(const Rule& r) {
   return r.from.empty() ? RunShape::Any : RunShape::Sourced;
 }
 
-// The end of the run that starts at rules[i]: rules[i, end) share shape,
-// verdict and origin.
-size_t runEnd(std::span<const Rule* const> rules, size_t i) {
-  RunShape shape = runShape(*rules[i]);
-  size_t j = i + 1;
-  if (shape == RunShape::None) return j;
-  while (j < rules.size() && rules[j]->action == rules[i]->action && rules[j]->origin == rules[i]->origin &&
-         runShape(*rules[j]) == shape)
-    ++j;
-  return j;
-}
 
 std::string runSetName(const RuleRun& run, std::optional<Family> f) {
   return fmt::format("{}_{}", run.name, f ? familySuffix(*f) : "any");
@@ -494,34 +483,46 @@ std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptio
 }
 
 RuleRuns ruleRuns(const Policy& policy) {
+  // One pass: per chain, the run being built; rules of other chains in
+  // between do not end it. A run is consecutive rules of one chain with
+  // the same shape, verdict and origin.
   RuleRuns out;
   out.run_of.assign(policy.rules.size(), SIZE_MAX);
-  std::vector<const Rule*> chain_rules;
-  std::vector<size_t> index;
-  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
-    chain_rules.clear();
-    index.clear();
-    for (size_t i = 0; i < policy.rules.size(); ++i) {
-      if (policy.rules[i].hook != hook) continue;
-      chain_rules.push_back(&policy.rules[i]);
-      index.push_back(i);
+  struct Open {
+    RunShape shape = RunShape::None;
+    std::vector<size_t> members;
+  };
+  Open open[3];
+  auto close = [&](Hook hook) {
+    Open& o = open[static_cast<size_t>(hook)];
+    if (o.members.size() >= kMinRunRules) {
+      RuleRun run;
+      run.name = fmt::format("run_{}_{}", chainName(hook), policy.rules[o.members.front()].name);
+      run.hook = hook;
+      run.sourced = o.shape == RunShape::Sourced;
+      for (size_t i : o.members) out.run_of[i] = out.runs.size();
+      run.members = std::move(o.members);
+      out.runs.push_back(std::move(run));
     }
-    for (size_t i = 0; i < chain_rules.size();) {
-      size_t end = runEnd(chain_rules, i);
-      if (end - i >= kMinRunRules) {
-        RuleRun run;
-        run.name = fmt::format("run_{}_{}", chainName(hook), chain_rules[i]->name);
-        run.hook = hook;
-        run.sourced = runShape(*chain_rules[i]) == RunShape::Sourced;
-        for (size_t k = i; k < end; ++k) {
-          run.members.push_back(index[k]);
-          out.run_of[index[k]] = out.runs.size();
-        }
-        out.runs.push_back(std::move(run));
-      }
-      i = end;
+    o.members.clear();
+    o.shape = RunShape::None;
+  };
+  for (size_t i = 0; i < policy.rules.size(); ++i) {
+    const Rule& r = policy.rules[i];
+    Open& o = open[static_cast<size_t>(r.hook)];
+    RunShape shape = runShape(r);
+    if (shape == RunShape::None) {
+      close(r.hook);
+      continue;
     }
+    if (!o.members.empty()) {
+      const Rule& first = policy.rules[o.members.front()];
+      if (shape != o.shape || r.action != first.action || r.origin != first.origin) close(r.hook);
+    }
+    o.shape = shape;
+    o.members.push_back(i);
   }
+  for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) close(hook);
   return out;
 }
 
