@@ -3,8 +3,11 @@
 # another over a veth pair, with no firewall, behind rampart's policy (one
 # rule allowing the port from a 10,000-address group), and behind 10,000
 # linear nft rules (`ip saddr A tcp dport P counter accept`, the matching
-# rule last). The three setups exist side by side and are measured in turn,
-# run after run, so that the machine's noise falls on all of them alike.
+# rule last), and behind the smallest stateful ruleset (`ct state
+# established,related accept`, the port open): the floor any stateful
+# firewall pays, connection tracking included. The setups exist side by
+# side and are measured in turn, run after run, so that the machine's noise
+# falls on all of them alike.
 source "$(dirname "$0")/lib.sh"
 
 TCP=$(bench_prog bench_tcp)
@@ -48,11 +51,14 @@ linear_ruleset() {
   }'
 }
 
-scenarios=(none nft)
+scenarios=(none nft ct)
 setup "$BENCH_TAG-none"
 setup "$BENCH_TAG-nft"
 linear_ruleset >"$work/linear.nft"
 ip netns exec "$BENCH_TAG-nft-s" nft -f "$work/linear.nft"
+setup "$BENCH_TAG-ct"
+printf 'table inet stateful {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    ct state established,related accept\n    tcp dport %s accept\n  }\n}\n' "$PORT" >"$work/stateful.nft"
+ip netns exec "$BENCH_TAG-ct-s" nft -f "$work/stateful.nft"
 if [[ -n $FWA ]]; then
   setup "$BENCH_TAG-rmp"
   "$FWA" netns-group "$BENCH_TAG-rmp-s" "$GROUP" "$CLIENT_ADDR" "$PORT" >&2
@@ -76,6 +82,7 @@ none_g=$(med "${gbit[none]}")
 none_c=$(med "${conn[none]}")
 nft_g=$(med "${gbit[nft]}")
 nft_c=$(med "${conn[nft]}")
+ct_c=$(med "${conn[ct]}")
 if [[ -n $FWA ]]; then
   rmp_g=$(med "${gbit[rmp]}")
   rmp_c=$(med "${conn[rmp]}")
@@ -90,3 +97,5 @@ row packet "TCP throughput: rampart (10,000-address group) vs no firewall" "$rmp
 row packet "TCP throughput: rampart (10,000-address group) vs 10,000 linear nft rules" "$rmp_g" "$nft_g" Gbit/s higher - "$cmd_t; nft -f linear.nft"
 row packet "TCP connections/s: rampart (10,000-address group) vs no firewall" "$rmp_c" "$none_c" conn/s higher ">=0.97" "$cmd_c"
 row packet "TCP connections/s: rampart (10,000-address group) vs 10,000 linear nft rules" "$rmp_c" "$nft_c" conn/s higher - "$cmd_c; nft -f linear.nft"
+row packet "TCP connections/s: the smallest stateful nft ruleset (ct state established,related accept; the port open) vs no firewall" "$ct_c" "$none_c" conn/s higher - "$cmd_c; nft -f stateful.nft"
+row packet "TCP connections/s: rampart (10,000-address group) vs the smallest stateful nft ruleset" "$rmp_c" "$ct_c" conn/s higher - "$cmd_c; nft -f stateful.nft"
