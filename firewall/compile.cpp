@@ -493,11 +493,20 @@ RuleRuns ruleRuns(const Policy& policy) {
     std::vector<size_t> members;
   };
   Open open[3];
+  // Tables are numbered within their kind (chain, origin, verdict, key), so
+  // a table keeps its name, and its elements their counters, when its first
+  // rule goes; only a table split in two renames the ones after it.
+  size_t numbers[3][2][2][2] = {};
   auto close = [&](Hook hook) {
     Open& o = open[static_cast<size_t>(hook)];
     if (o.members.size() >= kMinRunRules) {
+      const Rule& first = policy.rules[o.members.front()];
+      const bool cli = first.origin == Origin::Cli, deny = first.action == Action::Deny;
+      const bool sourced = o.shape == RunShape::Sourced;
+      size_t& number = numbers[static_cast<size_t>(hook)][cli][deny][sourced];
       RuleRun run;
-      run.name = fmt::format("run_{}_{}", chainName(hook), policy.rules[o.members.front()].name);
+      run.name = fmt::format("run_{}_{}_{}_{}{}", chainName(hook), cli ? "cli" : "cfg", deny ? "deny" : "allow",
+                             sourced ? "src" : "any", number++);
       run.hook = hook;
       run.sourced = o.shape == RunShape::Sourced;
       for (size_t i : o.members) out.run_of[i] = out.runs.size();

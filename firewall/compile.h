@@ -30,12 +30,13 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
 
 // At least this many consecutive rules of one simple shape, verdict and
 // origin become one rule table (a set lookup with a counter per element)
-// instead of one kernel rule each: set names run_<chain>_<first rule>_v4,
-// _v6 (source address . protocol . port) or _any (protocol . port).
+// instead of one kernel rule each. Tables are numbered within their kind:
+// run_<chain>_<cfg|cli>_<allow|deny>_src<N> with sets _v4 and _v6 (source
+// address . protocol . port), run_..._any<N> with set _any (protocol . port).
 inline constexpr size_t kMinRunRules = 16;
 
 struct RuleRun {
-  std::string name;  // run_<chain>_<first rule>; its sets add _v4/_v6 or _any
+  std::string name;  // run_input_cfg_allow_src0; its sets add _v4/_v6 or _any
   Hook hook = Hook::Input;
   bool sourced = false;         // key with the source address (v4 and v6 sets)
   std::vector<size_t> members;  // indices into Policy::rules, in order

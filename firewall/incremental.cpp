@@ -233,11 +233,16 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   // stays, with element changes).
   std::unordered_map<std::string_view, const RuleRun*> was_tables;
   for (const RuleRun& r : was_runs.runs) was_tables.emplace(r.name, &r);
+  // Tables are numbered within their kind, so one name may stand for other
+  // rules after a change: the same table is one that keeps a rule of it
+  // (then, kept rules keeping their order, it also keeps its place).
+  auto keptNow = [&](size_t j) { return j < head || j >= now_end || kept_now[j - head]; };
   std::unordered_map<std::string_view, const RuleRun*> common;  // name -> the old run
   for (const RuleRun& r : now_runs.runs) {
     auto it = was_tables.find(r.name);
     if (it != was_tables.end() && it->second->sourced == r.sourced &&
-        was[it->second->members.front()].action == now[r.members.front()].action)
+        was[it->second->members.front()].action == now[r.members.front()].action &&
+        std::ranges::any_of(r.members, keptNow))
       common.emplace(r.name, it->second);
   }
 

@@ -182,17 +182,17 @@ TEST_CASE("fw compile: 16 or more rules of one simple shape are one rule table",
     p.rules.push_back(d);
   }
   Ruleset rs = compile(p, {}, {"rampart", kNow});
-  const Set* v4 = rs.findSet("run_input_api0_v4");
+  const Set* v4 = rs.findSet("run_input_cfg_allow_src0_v4");
   REQUIRE(v4 != nullptr);
   CHECK(v4->counters);
   CHECK(v4->elems.size() == 32);  // 16 rules x (tcp port, udp 53)
-  const Set* v6 = rs.findSet("run_input_api0_v6");
+  const Set* v6 = rs.findSet("run_input_cfg_allow_src0_v6");
   REQUIRE(v6 != nullptr);
   // 16 tcp ports + 53/udp from 2001:db8::1 once: every rule has that key,
   // and its element is the first rule's, as a packet would be counted.
   CHECK(v6->elems.size() == 17);
-  CHECK(rs.findSet("run_input_svc0_any") == nullptr);
-  const Set* no = rs.findSet("run_input_no0_any");
+  CHECK(rs.findSet("run_input_cfg_allow_any0_any") == nullptr);
+  const Set* no = rs.findSet("run_input_cfg_deny_any0_any");
   REQUIRE(no != nullptr);
   CHECK(no->elems.size() == 16);
   CHECK(rs.chainRules("input").size() < 40);
