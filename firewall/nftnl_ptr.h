@@ -11,15 +11,12 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "common/free_with.h"
+
 namespace rampart::fw {
 
 template <auto Free>
-struct NftnlDeleter {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
+using NftnlDeleter = FreeWith<Free>;
 
 using TablePtr = std::unique_ptr<nftnl_table, NftnlDeleter<nftnl_table_free>>;
 using ChainPtr = std::unique_ptr<nftnl_chain, NftnlDeleter<nftnl_chain_free>>;

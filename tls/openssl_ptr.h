@@ -12,15 +12,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/free_with.h"
+
 namespace rampart::tls {
 
 template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
+using Deleter = FreeWith<Free>;
 
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
