@@ -61,6 +61,22 @@ class Anchors {
   std::unordered_map<std::string_view, uint64_t> index_;
 };
 
+// The family of a run's k-th set (runSetNames order: _v4, _v6; or _any).
+std::optional<Family> runSetFamily(const RuleRun& run, size_t k) {
+  if (!run.sourced) return std::nullopt;
+  return k == 0 ? Family::V4 : Family::V6;
+}
+
+// Appends the elements `rule` brings to each of `run`'s sets to `into`,
+// by set name.
+void addRunElements(const RuleRun& run, const Rule& rule, std::map<std::string, Set>& into) {
+  const std::vector<std::string> names = runSetNames(run);
+  for (size_t k = 0; k < names.size(); ++k) {
+    Set& s = into[names[k]];
+    for (SetElem& e : runElements(rule, runSetFamily(run, k))) s.elems.push_back(std::move(e));
+  }
+}
+
 // Sorted element adds and deletes of set `live`, as Changes carry them.
 void addElementChanges(const Set& live, std::vector<SetElem> adds, std::vector<SetElem> dels, Changes& out) {
   if (!dels.empty()) {
@@ -266,13 +282,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     } else if (!common.contains(run->name)) {
       for (std::string& name : runSetNames(*run)) gone_tables.insert(std::move(name));
     } else {
-      const std::vector<std::string> names = runSetNames(*run);
-      for (size_t k = 0; k < names.size(); ++k) {
-        std::optional<Family> f;
-        if (run->sourced) f = k == 0 ? Family::V4 : Family::V6;
-        Set& d = run_dels[names[k]];
-        for (SetElem& e : runElements(was[i], f)) d.elems.push_back(std::move(e));
-      }
+      addRunElements(*run, was[i], run_dels);
     }
   }
   for (const KernelRule& r : live.rules) {
@@ -324,13 +334,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       if (run->members.front() != j) continue;  // the table comes with its first rule
       compiled = compileRun(policy, *run, options);
     } else {
-      const std::vector<std::string> names = runSetNames(*run);
-      for (size_t k = 0; k < names.size(); ++k) {
-        std::optional<Family> f;
-        if (run->sourced) f = k == 0 ? Family::V4 : Family::V6;
-        Set& a = run_adds[names[k]];
-        for (SetElem& e : runElements(now[j], f)) a.elems.push_back(std::move(e));
-      }
+      addRunElements(*run, now[j], run_adds);
       continue;
     }
     // Before the anchor; with none, appended (a position of 0 without
@@ -354,8 +358,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     for (size_t k = 0; k < names.size() && simple; ++k) {
       const Set* l = live.findSet(names[k]);
       if (l == nullptr) return std::nullopt;
-      std::optional<Family> f;
-      if (run.sourced) f = k == 0 ? Family::V4 : Family::V6;
+      const std::optional<Family> f = runSetFamily(run, k);
       size_t expected = 0;
       for (size_t i : old_run->members) expected += runElementCount(was[i], f);
       if (expected != l->elems.size()) simple = false;  // some key is shared
