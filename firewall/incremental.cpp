@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -138,12 +139,18 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, C
     adds.erase(std::unique(adds.begin(), adds.end()), adds.end());
     std::ranges::sort(dels);
     dels.erase(std::unique(dels.begin(), dels.end()), dels.end());
-    if (!dels.empty())
-      for (const Cidr* c : b)
-        if (c->family == f) {
-          auto at = std::ranges::lower_bound(dels, keyOf(*c));
-          if (at != dels.end() && at->key == keyOf(*c).key) dels.erase(at);  // still a member
-        }
+    if (!dels.empty()) {
+      // Compared as bytes: no key is built per member of a 100,000-member group.
+      auto less = [](const SetElem& e, std::span<const uint8_t> key) {
+        return std::ranges::lexicographical_compare(e.key, key);
+      };
+      for (const Cidr* c : b) {
+        if (c->family != f) continue;
+        std::span<const uint8_t> key(c->addr.data(), live.key_len);
+        auto at = std::lower_bound(dels.begin(), dels.end(), key, less);
+        if (at != dels.end() && std::ranges::equal(at->key, key)) dels.erase(at);  // still a member
+      }
+    }
     std::erase_if(adds, [&](const SetElem& e) { return std::ranges::binary_search(live.elems, e); });
     if (hashSetSize(live.elems.size() + adds.size() - dels.size()) != live.size) return false;  // resized
     addElementChanges(live, std::move(adds), std::move(dels), out);
