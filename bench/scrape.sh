@@ -4,7 +4,7 @@
 # P-256 certificate) with one keep-alive connection, on 127.0.0.1 in a
 # namespace of the benchmark's own. Each round is 1,000 scrapes of /metrics;
 # the servers take turns, round after round. Reported: CPU seconds the
-# server used per 1,000 scrapes (from /proc/PID/stat before and after),
+# server used per 1,000 scrapes (the run time of its threads, /proc/PID/task/*/schedstat, before and after),
 # median scrape latency, resident memory after the last round, and bytes
 # per scrape (the uncompressed body).
 source "$(dirname "$0")/lib.sh"
@@ -68,7 +68,7 @@ get() {  # get ARRAY SERVER
 note="; rampart: $RAMPART_VIA"
 [[ -n ${pid[r]:-} ]] || note="; rampart: $rampart_why"
 cmd="bench_https_load keepalive 127.0.0.1 PORT /metrics --count $SCRAPES (one TLS connection); node_exporter --collector.disable-defaults --collector.{$(IFS=,; echo "${SCRAPE_COLLECTORS[*]}")} --web.config.file"
-row scrape "CPU seconds per 1,000 scrapes (server process)" "$(get cpu r)" "$(get cpu ne)" s lower "<=0.1" "$cmd; /proc/PID/stat utime+stime$note"
+row scrape "CPU seconds per 1,000 scrapes (server process)" "$(get cpu r)" "$(get cpu ne)" s lower "<=0.1" "$cmd; /proc/PID/task/*/schedstat run time$note"
 row scrape "Median scrape latency" "$(get lat r)" "$(get lat ne)" ms lower "<=0.333" "$cmd$note"
 row scrape "Resident memory after $((SCRAPES * BENCH_RUNS)) scrapes" "$(get rss r)" "$(get rss ne)" MiB lower "<=0.25" "/proc/PID/status VmRSS$note"
 row scrape "Bytes per scrape (uncompressed body)" "$(get bytes r)" "$(get bytes ne)" bytes lower - "$cmd$note"

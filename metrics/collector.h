@@ -83,7 +83,8 @@ class InputLayout {
 // A collector of one procfs file, read on every scrape into a buffer it keeps.
 class ProcFileCollector : public Collector {
  protected:
-  explicit ProcFileCollector(std::string path) : file_(std::move(path)) {}
+  explicit ProcFileCollector(std::string path, Rendering rendering = Rendering::kRecords)
+      : file_(std::move(path), rendering) {}
   Result<std::string_view> read() const { return file_.read(); }
   const std::string& path() const { return file_.path(); }
 

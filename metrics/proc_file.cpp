@@ -28,9 +28,10 @@ Error openFailure(const std::string& path) {
 }
 
 // Reads all of `fd` into `buffer` (growing it up to `limit`): from offset 0
-// with pread when `positioned`, else from the file position.
+// with pread when `positioned`, else from the file position. With kWhole a
+// short read is the end.
 Result<size_t> readAll(int fd, bool positioned, const std::string& path, std::string& buffer,
-                       size_t limit) {
+                       size_t limit, Rendering rendering = Rendering::kRecords) {
   // procfs reports size 0, so grow by doubling; the buffer keeps its
   // capacity, so steady-state scrapes allocate nothing here.
   if (buffer.size() < 4096) buffer.resize(buffer.capacity() < 4096 ? 4096 : buffer.capacity());
@@ -50,6 +51,7 @@ Result<size_t> readAll(int fd, bool positioned, const std::string& path, std::st
     }
     if (n == 0) break;
     used += static_cast<size_t>(n);
+    if (rendering == Rendering::kWhole && static_cast<size_t>(n) < room) break;
   }
   return used;
 }
@@ -62,14 +64,14 @@ ProcFile::~ProcFile() {
 
 Result<std::string_view> ProcFile::read() {
   if (fd_ >= 0) {
-    auto used = readAll(fd_, true, path_, buffer_, limit_);
+    auto used = readAll(fd_, true, path_, buffer_, limit_, rendering_);
     if (used) return std::string_view(buffer_.data(), *used);
     ::close(fd_);  // read afresh below; a persistent error shows there
     fd_ = -1;
   }
   Fd file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.fd < 0) return std::unexpected(openFailure(path_));
-  auto used = readAll(file.fd, false, path_, buffer_, limit_);
+  auto used = readAll(file.fd, false, path_, buffer_, limit_, rendering_);
   if (!used) return std::unexpected(used.error());
   struct statfs fs{};
   if (::fstatfs(file.fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC &&

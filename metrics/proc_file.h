@@ -25,10 +25,21 @@ Result<std::string_view> readProcFile(const std::string& path, std::string& buff
 // spares the path walk, open and close of every scrape. Anything else (the
 // fixtures tests point at, a file that cannot be re-read in place) is opened
 // anew for every read, so a replaced file is always seen.
+// How the kernel hands out a file's text. Most procfs files that hold one
+// table (/proc/stat, meminfo, net/snmp, net/netstat) are rendered whole by
+// one show() call and a read returns all of it that fits, so a read shorter
+// than the buffer is the end (as for a regular file). Files of many records
+// (net/dev, diskstats, net/udp) come a page at a time: a short read is not
+// the end, and only a read of 0 bytes is.
+enum class Rendering { kRecords, kWhole };
+
 class ProcFile {
  public:
   explicit ProcFile(std::string path, size_t limit = kMaxProcFileSize)
       : path_(std::move(path)), limit_(limit) {}
+  // kWhole spares the second read() that would only return 0.
+  ProcFile(std::string path, Rendering rendering, size_t limit = kMaxProcFileSize)
+      : path_(std::move(path)), limit_(limit), rendering_(rendering) {}
   ~ProcFile();
   ProcFile(const ProcFile&) = delete;
   ProcFile& operator=(const ProcFile&) = delete;
@@ -40,6 +51,7 @@ class ProcFile {
  private:
   std::string path_;
   size_t limit_;
+  Rendering rendering_ = Rendering::kRecords;
   std::string buffer_;
   int fd_ = -1;  // kept open: a procfs file that reads again at offset 0
 };

@@ -58,7 +58,7 @@ Result<ProcStat> parseProcStat(std::string_view text) {
 }
 
 CpuCollector::CpuCollector(std::string proc_root)
-    : ProcFileCollector(std::move(proc_root) + "/stat") {}
+    : ProcFileCollector(std::move(proc_root) + "/stat", Rendering::kWhole) {}
 
 Result<void> CpuCollector::collect(Families& out) const {
   auto text = read();

@@ -16,7 +16,7 @@ Result<FileFd> parseFileNr(std::string_view text) {
 }
 
 FileFdCollector::FileFdCollector(std::string proc_root)
-    : ProcFileCollector(std::move(proc_root) + "/sys/fs/file-nr") {}
+    : ProcFileCollector(std::move(proc_root) + "/sys/fs/file-nr", Rendering::kWhole) {}
 
 Result<void> FileFdCollector::collect(Families& out) const {
   auto text = read();

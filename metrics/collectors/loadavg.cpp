@@ -19,7 +19,7 @@ Result<std::array<double, 3>> parseLoadavg(std::string_view text) {
 }
 
 LoadavgCollector::LoadavgCollector(std::string proc_root)
-    : ProcFileCollector(std::move(proc_root) + "/loadavg") {}
+    : ProcFileCollector(std::move(proc_root) + "/loadavg", Rendering::kWhole) {}
 
 Result<void> LoadavgCollector::collect(Families& out) const {
   auto text = read();

@@ -66,7 +66,7 @@ std::vector<MeminfoValue> parseMeminfo(std::string_view text, std::vector<bool>*
 }
 
 MeminfoCollector::MeminfoCollector(std::string proc_root)
-    : ProcFileCollector(std::move(proc_root) + "/meminfo") {}
+    : ProcFileCollector(std::move(proc_root) + "/meminfo", Rendering::kWhole) {}
 
 Result<void> MeminfoCollector::collect(Families& out) const {
   auto text = read();

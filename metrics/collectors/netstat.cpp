@@ -156,9 +156,9 @@ std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted
 }
 
 NetstatCollector::NetstatCollector(std::string proc_root)
-    : netstat_(proc_root + "/net/netstat"),
-      snmp_(proc_root + "/net/snmp"),
-      snmp6_(proc_root + "/net/snmp6") {}
+    : netstat_(proc_root + "/net/netstat", Rendering::kWhole),
+      snmp_(proc_root + "/net/snmp", Rendering::kWhole),
+      snmp6_(proc_root + "/net/snmp6", Rendering::kWhole) {}
 
 Result<void> NetstatCollector::collect(Families& out) const {
   auto netstat = netstat_.read();

@@ -307,3 +307,28 @@ TEST_CASE("ProcFile: a procfs file stays open and reads afresh; a replaced regul
   CHECK(isMissing(gone.error()));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("ProcFile: a file rendered whole is read whole, also when larger than the first buffer") {
+  ProcFile records("/proc/self/limits");
+  ProcFile whole("/proc/self/limits", Rendering::kWhole);
+  auto a = records.read();
+  auto b = whole.read();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(*b == *a);
+  auto again = whole.read();  // the kept fd, read again from offset 0
+  REQUIRE(again);
+  CHECK(*again == *a);
+
+  auto dir = std::filesystem::temp_directory_path() / ("rampart-procwhole-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += "line " + std::to_string(i) + "\n";  // ~27 KB: several buffer sizes
+  std::ofstream(dir / "big") << big;
+  ProcFile file((dir / "big").string(), Rendering::kWhole);
+  auto text = file.read();
+  REQUIRE(text);
+  CHECK(text->size() == big.size());
+  CHECK(*text == big);
+  std::filesystem::remove_all(dir);
+}
