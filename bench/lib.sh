@@ -222,6 +222,13 @@ rss_mib() {
   awk '$1 == "VmRSS:" { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
 }
 
+# anon_mib PID: the resident memory that is the process's own (RssAnon: heap,
+# stacks, written data), without the shared libraries' and binary's mapped
+# file pages that VmRSS also counts.
+anon_mib() {
+  awk '$1 == "RssAnon:" { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
 # start_rampart VAR NETNS PORT CERTDIR tls|plain: rampart serving on
 # 127.0.0.1:PORT with CERTDIR/cert.pem, collectors SCRAPE_COLLECTORS only.
 # Over TLS it is the agent itself (`rampart agent`) when it serves HTTPS,

@@ -53,14 +53,17 @@ for run in $(seq "$BENCH_RUNS"); do
     log "round $run $s: cpu $(awk -v a="$before" -v b="$after" 'BEGIN { print b - a }') s, median $m ms, $b bytes"
   done
 done
-declare -A rss
-for s in "${servers[@]}"; do rss[$s]=$(rss_mib "${pid[$s]}"); done
+declare -A rss anon
+for s in "${servers[@]}"; do
+  rss[$s]=$(rss_mib "${pid[$s]}")
+  anon[$s]=$(anon_mib "${pid[$s]}")
+done
 
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 get() {  # get ARRAY SERVER
   local -n arr=$1
   if [[ -n ${arr[$2]:-} ]]; then
-    if [[ $1 == rss ]]; then echo "${arr[$2]}"; else med "${arr[$2]}"; fi
+    if [[ $1 == rss || $1 == anon ]]; then echo "${arr[$2]}"; else med "${arr[$2]}"; fi
   else
     echo -
   fi
@@ -71,4 +74,5 @@ cmd="bench_https_load keepalive 127.0.0.1 PORT /metrics --count $SCRAPES (one TL
 row scrape "CPU seconds per 1,000 scrapes (server process)" "$(get cpu r)" "$(get cpu ne)" s lower "<=0.1" "$cmd; /proc/PID/task/*/schedstat run time$note"
 row scrape "Median scrape latency" "$(get lat r)" "$(get lat ne)" ms lower "<=0.333" "$cmd$note"
 row scrape "Resident memory after $((SCRAPES * BENCH_RUNS)) scrapes" "$(get rss r)" "$(get rss ne)" MiB lower "<=0.25" "/proc/PID/status VmRSS$note"
+row scrape "Private resident memory (RssAnon) after $((SCRAPES * BENCH_RUNS)) scrapes" "$(get anon r)" "$(get anon ne)" MiB lower - "/proc/PID/status RssAnon: VmRSS without mapped files (binary, shared libraries)$note"
 row scrape "Bytes per scrape (uncompressed body)" "$(get bytes r)" "$(get bytes ne)" bytes lower - "$cmd$note"
