@@ -294,10 +294,19 @@ bool coversAny(const fw::Rule& r, const std::vector<uint16_t>& ports) {
 // CLI rule that came or went is for other ports. Then there is no need to
 // look at the connections (a walk of the kernel's whole TCP table).
 bool cannotCut(const FwState& before, const FwState& after, const std::vector<uint16_t>& ports) {
-  std::set<fw::Cidr> banned;
-  for (const auto& b : before.bans) banned.insert(b.cidr);
-  for (const auto& b : after.bans)
-    if (!banned.contains(b.cidr)) return false;
+  // Bans beyond the common head of both lists (`fw ban` appends) are looked
+  // up among the rest of `before`, sorted once.
+  size_t head = 0;
+  while (head < before.bans.size() && head < after.bans.size() && before.bans[head].cidr == after.bans[head].cidr)
+    ++head;
+  if (head < after.bans.size()) {
+    std::vector<fw::Cidr> had;
+    had.reserve(before.bans.size() - head);
+    for (size_t i = head; i < before.bans.size(); ++i) had.push_back(before.bans[i].cidr);
+    std::ranges::sort(had);
+    for (size_t i = head; i < after.bans.size(); ++i)
+      if (!std::ranges::binary_search(had, after.bans[i].cidr)) return false;
+  }
   auto changed = [&](const std::vector<CliRule>& from, const std::vector<CliRule>& to) {
     for (const auto& r : from) {
       bool kept = std::ranges::any_of(to, [&](const CliRule& o) { return o.rule == r.rule; });
@@ -530,16 +539,49 @@ Answer FwService::ban(const Request& req) {
   std::optional<Clock::time_point> expires;
   if (duration) expires = now + *duration;
   FwState next = state_;
-  std::map<fw::Cidr, size_t> index;
-  for (size_t i = 0; i < next.bans.size(); ++i) index.emplace(next.bans[i].cidr, i);
+  // Where each address already has a ban: a sorted index for many at once,
+  // a scan of the list for a few (no index of 100,000 bans for one).
+  std::vector<std::pair<fw::Cidr, size_t>> index;
+  const bool indexed = cidrs.size() > 16;
+  if (indexed) {
+    index.reserve(next.bans.size());
+    for (size_t i = 0; i < next.bans.size(); ++i) index.emplace_back(next.bans[i].cidr, i);
+    std::ranges::sort(index);
+  }
+  auto findBan = [&](const fw::Cidr& c) -> std::optional<size_t> {
+    if (!indexed) {
+      auto it = std::ranges::find(next.bans, c, &fw::Ban::cidr);
+      return it == next.bans.end() ? std::nullopt : std::optional<size_t>(it - next.bans.begin());
+    }
+    auto it = std::ranges::lower_bound(index, c, {}, &std::pair<fw::Cidr, size_t>::first);
+    if (it != index.end() && it->first == c) return it->second;
+    return std::nullopt;
+  };
+  // An address named twice in this request is banned once.
+  std::vector<bool> repeated(cidrs.size(), false);
+  if (indexed) {
+    std::vector<size_t> order(cidrs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::ranges::stable_sort(order, {}, [&](size_t i) -> const fw::Cidr& { return cidrs[i]; });
+    for (size_t k = 1; k < order.size(); ++k) repeated[order[k]] = cidrs[order[k]] == cidrs[order[k - 1]];
+  } else {
+    for (size_t i = 0; i < cidrs.size(); ++i)
+      repeated[i] = std::find(cidrs.begin(), cidrs.begin() + static_cast<std::ptrdiff_t>(i), cidrs[i]) !=
+                    cidrs.begin() + static_cast<std::ptrdiff_t>(i);
+  }
   size_t added = 0, updated = 0;
-  for (const auto& c : cidrs) {
-    auto [it, fresh] = index.emplace(c, next.bans.size());
-    if (fresh) {
+  for (size_t i = 0; i < cidrs.size(); ++i) {
+    const fw::Cidr& c = cidrs[i];
+    if (repeated[i]) {
+      ++updated;  // as before: the second mention renews the first
+      continue;
+    }
+    std::optional<size_t> at = findBan(c);
+    if (!at) {
       next.bans.push_back(fw::Ban{c, expires});
       ++added;
     } else {
-      next.bans[it->second].expires = expires;
+      next.bans[*at].expires = expires;
       ++updated;
     }
   }

@@ -9,6 +9,7 @@
 //   fw_apply change RULES RUNS            change one rule's port in a RULES-rule policy
 //   fw_apply add-element hash|interval N RUNS   add one entry to an N-entry group
 //   fw_apply bans N RUNS                  apply N bans on top of a small policy
+//   fw_apply add-ban N RUNS               one more ban on top of N bans
 //   fw_apply netns-group NETNS N CLIENT PORT    in /run/netns/NETNS: allow PORT/tcp
 //                                         from a group of N addresses holding CLIENT
 //
@@ -199,7 +200,8 @@ int netnsGroup(const std::string& netns, uint32_t n, std::string_view client, ui
 int usage() {
   fmt::print(stderr,
              "usage: fw_apply full RULES RUNS | group hash|interval N RUNS | change RULES RUNS |\n"
-             "       add-element hash|interval N RUNS | bans N RUNS | netns-group NETNS N CLIENT PORT\n");
+             "       add-element hash|interval N RUNS | bans N RUNS | add-ban N RUNS |\n"
+             "       netns-group NETNS N CLIENT PORT\n");
   return 2;
 }
 
@@ -237,6 +239,14 @@ int main(int argc, char** argv) {
     std::vector<fw::Ban> bans;
     for (uint32_t i = 0; i < *num(1); ++i) bans.push_back(fw::Ban{member(i), std::nullopt});
     return fullApply(rulesPolicy(10), bans, *num(2));
+  }
+  if (mode == "add-ban" && a.size() == 3 && num(1) && num(2)) {
+    const uint32_t n = *num(1);
+    std::vector<fw::Ban> bans;
+    for (uint32_t i = 0; i < n; ++i) bans.push_back(fw::Ban{member(i), std::nullopt});
+    return incremental(rulesPolicy(10), std::move(bans), *num(2), [n](fw::Policy&, auto& b, uint32_t run) {
+      b.push_back(fw::Ban{member(n + run), std::nullopt});
+    });
   }
   if (mode == "netns-group" && a.size() == 5 && num(2) && num(4) && *num(4) <= 65535)
     return netnsGroup(std::string(a[1]), *num(2), a[3], static_cast<uint16_t>(*num(4)));

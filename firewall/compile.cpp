@@ -72,11 +72,31 @@ Exprs cat(Parts... parts) {
 
 // ---- bans ---------------------------------------------------------------
 
-std::string banSetName(Family f) { return fmt::format("bans_{}", familySuffix(f)); }
-
 int64_t epochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+
+}  // namespace
+
+std::string banSetName(Family f) { return fmt::format("bans_{}", familySuffix(f)); }
+
+std::optional<SetElem> banHostElement(const Ban& ban, const CompileOptions& options) {
+  SetElem e = SetElem::of(Bytes(ban.cidr.addr.begin(), ban.cidr.addr.begin() + addrLen(ban.cidr.family)));
+  if (ban.expires) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - options.now);
+    if (left.count() <= 0) return std::nullopt;
+    e.timeout_ms = static_cast<uint64_t>(left.count());
+    e.expires_at_ms = epochMs(options.now) + left.count();
+  }
+  return e;
+}
+
+bool outlives(const SetElem& a, const SetElem& b) {
+  if (!a.expires_at_ms || !b.expires_at_ms) return !a.expires_at_ms && b.expires_at_ms;
+  return *a.expires_at_ms > *b.expires_at_ms;
+}
+
+namespace {
 
 // The ban set of one family. While every ban is a single address it is a
 // hash set, one element per ban with its own timeout (the kernel adds
@@ -94,26 +114,15 @@ Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
     s.flags = NFT_SET_TIMEOUT;
     for (const Ban& ban : bans) {
       if (ban.cidr.family != f) continue;
-      SetElem e = SetElem::of(Bytes(ban.cidr.addr.begin(), ban.cidr.addr.begin() + s.key_len));
-      if (ban.expires) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
-        if (left.count() <= 0) continue;
-        e.timeout_ms = static_cast<uint64_t>(left.count());
-        e.expires_at_ms = epochMs(opt.now) + left.count();
-      }
-      s.elems.push_back(std::move(e));
+      if (auto e = banHostElement(ban, opt)) s.elems.push_back(std::move(*e));
     }
     std::ranges::sort(s.elems);
     // The same address twice: the later-expiring ban wins (permanent first).
-    auto later = [](const SetElem& a, const SetElem& b) {
-      if (!a.expires_at_ms || !b.expires_at_ms) return !a.expires_at_ms;
-      return *a.expires_at_ms > *b.expires_at_ms;
-    };
     std::vector<SetElem> unique;
     unique.reserve(s.elems.size());
     for (SetElem& e : s.elems) {
       if (!unique.empty() && unique.back() == e) {
-        if (later(e, unique.back())) unique.back() = std::move(e);
+        if (outlives(e, unique.back())) unique.back() = std::move(e);
         continue;
       }
       unique.push_back(std::move(e));

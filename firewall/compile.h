@@ -59,8 +59,15 @@ size_t runElementCount(const Rule& rule, std::optional<Family> family);  // runE
 // The kernel rules of these policy rules alone, in compile()'s order, with
 // the sets they use (their own and their groups').
 Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, const CompileOptions& options = {});
+std::string banSetName(Family family);  // bans_v4, bans_v6
 // The two ban sets, bans_v4 and bans_v6, as compile() makes them.
 std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options = {});
+// The element a ban of one address has in its family's hash set of bans,
+// with the time it has left; nullopt once it has expired (options.now).
+std::optional<SetElem> banHostElement(const Ban& ban, const CompileOptions& options);
+// Of two elements for the same address, whether `a` lives longer than `b`
+// (a permanent one outlives any other): the one a ban set keeps.
+bool outlives(const SetElem& a, const SetElem& b);
 // A group's set for one family (literal and resolved members): a hash set
 // while the members are single addresses, an interval set once one is a
 // network.

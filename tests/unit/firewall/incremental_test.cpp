@@ -291,3 +291,63 @@ TEST_CASE("fw incremental: a large group of addresses keeps its sized set until 
   CHECK(compile(at, {}, kOptions).findSet("g_app_v4")->size == 8192);
   CHECK_FALSE(checkIncremental(below, {}, at, {}));
 }
+
+TEST_CASE("fw incremental: bans added, removed and renewed are element changes that match compile()", "[incremental]") {
+  using std::chrono::minutes;
+  const auto now = kOptions.now;
+  std::mt19937 rng(20261126);
+  auto host = [&](uint32_t i, bool v6) {
+    return v6 ? cidr(fmt::format("2001:db8:{:x}::{:x}", i / 65536, i % 65536 + 1))
+              : cidr(fmt::format("10.{}.{}.{}", 60 + i / 65536, (i / 256) % 256, i % 256));
+  };
+  auto randomBan = [&](bool allow_expired) {
+    std::uniform_int_distribution<uint32_t> pick(0, 400), coin(0, 9);
+    Ban b{host(pick(rng), coin(rng) < 3), std::nullopt};
+    uint32_t c = coin(rng);
+    if (c < 4) b.expires = now + minutes(1 + pick(rng));
+    if (allow_expired && c == 9) b.expires = now - minutes(1);  // ran out: the set is compiled again
+    return b;
+  };
+  Policy policy = basePolicy(16, 0);
+  size_t by_delta = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<Ban> was;
+    for (int i = 0; i < 150; ++i) was.push_back(randomBan(false));
+    std::vector<Ban> bans = was;
+    std::uniform_int_distribution<int> what(0, 5), count(1, 4);
+    const int edit = what(rng);
+    for (int k = count(rng); k > 0; --k) {
+      std::uniform_int_distribution<size_t> at(0, bans.size() - 1);
+      switch (edit) {
+        case 0: bans.push_back(randomBan(false)); break;                     // fw ban
+        case 1: bans.erase(bans.begin() + static_cast<long>(at(rng))); break;  // fw unban
+        case 2: bans[at(rng)].expires = now + minutes(1000 + k); break;      // renewed
+        case 3: bans[at(rng)].expires.reset(); break;                        // made permanent
+        case 4: bans.push_back(bans[at(rng)]); break;                        // the same address again
+        default: bans.push_back(randomBan(true)); break;                     // perhaps expired
+      }
+    }
+    INFO("round " << round << " edit " << edit);
+    REQUIRE(checkIncremental(policy, was, policy, bans));
+    Ruleset live = withHandles(compile(policy, was, kOptions));
+    auto changes = diffIncremental(policy, was, policy, bans, live, kOptions);
+    REQUIRE(changes);
+    CHECK(changes->add_rules.empty());
+    CHECK(changes->delete_rules.empty());
+    CHECK(changes->add_sets.empty());
+    size_t touched = 0;
+    for (const auto* list : {&changes->add_elems, &changes->delete_elems})
+      for (const Set& s : *list) touched += s.elems.size();
+    if (edit != 5) CHECK(touched <= 8);  // a few bans: a few elements
+    by_delta += edit != 5;
+  }
+  CHECK(by_delta > 200);
+
+  // A network among the bans makes the set an interval set: compiled again,
+  // and still right.
+  std::vector<Ban> hosts{Ban{cidr("10.60.0.1"), std::nullopt}, Ban{cidr("10.60.0.2"), now + minutes(5)}};
+  std::vector<Ban> with_net = hosts;
+  with_net.push_back(Ban{cidr("10.61.0.0/16"), std::nullopt});
+  (void)checkIncremental(policy, hosts, policy, with_net);
+  (void)checkIncremental(policy, with_net, policy, hosts);
+}
