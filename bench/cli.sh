@@ -98,11 +98,19 @@ for k in $(seq "$BENCH_RUNS"); do
 done
 nft_ban_ms=$(printf '%s\n' "${nft_ban[@]}" | median)
 log "nft add element x $BANS: ${nft_ban[*]} ms"
+# One more ban on top of the 100,000.
+one_ban() { echo "10.200.0.$1"; }
+nft_one=()
+for k in $(seq "$BENCH_RUNS"); do
+  nft_one+=("$(time_ms ip netns exec "$nft_ns" nft add element inet bench bans "{ $(one_ban "$k") timeout 1h }")")
+done
+nft_one_ms=$(printf '%s\n' "${nft_one[@]}" | median)
+log "nft add element, 1 to $BANS: ${nft_one[*]} ms"
 bench_netns_del "$nft_ns"
 
 # ---- rampart: an agent in its own namespace with the same 10,000 rules in
 # its configuration; the CLI talks to it over the control socket.
-r_allow=- r_delete=- r_rt=- r_ban=- r_start= ban_why=
+r_allow=- r_delete=- r_rt=- r_ban=- r_one=- r_start= ban_why=
 why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
 
 # rampart_cli_bench: sets r_allow r_delete r_rt r_ban, and why.
@@ -158,6 +166,13 @@ rampart_cli_bench() {
   why="rampart agent in its own namespace, $RULES rules in its configuration; CLI over the control socket, process start included"
   if r_ban=$(time_ms rcli ban --file "$work/bans.txt" 2>"$dir/ban.err"); then
     log "rampart: ban --file of $BANS: $r_ban ms (1 run)"
+    local one=() o
+    for k in $(seq "$BENCH_RUNS"); do
+      o=$(time_ms rcli ban "$(one_ban "$k")" --for 1h) || { ban_why="rampart fw ban of one address failed"; return 0; }
+      one+=("$o")
+    done
+    r_one=$(printf '%s\n' "${one[@]}" | median)
+    log "rampart: ban of 1 on top of $BANS: ${one[*]} ms"
   else
     r_ban=-
     ban_why="rampart fw ban --file failed: $(head -n 1 "$dir/ban.err" | cut -c1-120)"
@@ -184,3 +199,5 @@ row cli "allow + delete round trip, 10,000 rules: rampart vs nft add rule + nft 
   "$rcmd; nft --echo --handle add rule inet bench input ip saddr 198.19.0.N tcp dport $PORT counter accept; nft delete rule inet bench input handle H; $why"
 row cli "Ban 100,000 addresses from a file: rampart fw ban --file (1 run) vs nft -f (add element, timeout set)" "$r_ban" "$nft_ban_ms" ms lower "<=1000 ms" \
   "rampart fw ban --file bans.txt; nft -f bans.nft (100 lines of 1,000 'add element ... timeout 1h'); ufw has no set: one rule per address; ${ban_why:-$why}"
+row cli "Ban one more address on a node with 100,000 bans: rampart fw ban vs nft add element" "$r_one" "$nft_one_ms" ms lower - \
+  "rampart fw ban 10.200.0.N --for 1h; nft add element inet bench bans { 10.200.0.N timeout 1h } (a set of 100,000); ${ban_why:-$why}"

@@ -252,6 +252,36 @@ TEST_CASE("fw ban stops a source, unban lets it back; bans lists them") {
   CHECK(node.stateFile().bans.size() == 1);
 }
 
+TEST_CASE("fw ban: an address named twice is one ban, for many at once and for a few; the kernel holds each once") {
+  REQUIRE(::geteuid() == 0);
+  Node node;
+  // 40 addresses from a file, one of them twice (the path for many at once).
+  std::string list;
+  for (int i = 1; i <= 40; ++i) list += fmt::format("10.78.0.{}\n", i);
+  list += "10.78.0.7\n";
+  writeFile(node.dir.file("many.txt"), list);
+  auto many = node.fw({"ban", "--file", node.dir.file("many.txt")});
+  INFO(many.out << many.err);
+  REQUIRE(many.exit_code == 0);
+  CHECK_THAT(many.out, Catch::Contains("banned 40 new, 1 renewed; 40 bans in all"));
+  // A few at once (the path that scans the list): one new twice, one known.
+  auto few = node.fw({"ban", "10.78.1.1", "10.78.1.1", "10.78.0.3"});
+  INFO(few.out << few.err);
+  REQUIRE(few.exit_code == 0);
+  CHECK_THAT(few.out, Catch::Contains("banned 1 new, 2 renewed; 41 bans in all"));
+  CHECK(node.stateFile().bans.size() == 41);
+  auto elements = [&] {
+    auto r = node.ns.run("nft list set inet rampart bans_v4 | grep -o '10\\.78\\.[0-9]*\\.[0-9]*' | sort -u | wc -l");
+    return r.output;
+  };
+  CHECK(elements() == "41\n");
+  CHECK(node.kernelHasBan("10.78.1.1"));
+  node.ok({"unban", "10.78.0.7"});
+  CHECK_FALSE(node.kernelHasBan("10.78.0.7"));
+  CHECK(node.kernelHasBan("10.78.0.8"));
+  CHECK(elements() == "40\n");
+}
+
 TEST_CASE("fw: a temporary rule removes itself") {
   REQUIRE(::geteuid() == 0);
   Node node;
