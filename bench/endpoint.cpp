@@ -2,9 +2,8 @@
 // for bench/tls.sh and bench/scrape.sh: the same metrics::http::Server,
 // tls::ServerContext and metrics::Metrics the agent wires together. `plain`
 // answers the same RequestHandler over plain HTTP/1.1 with the endpoint's
-// connection loop (PlainSession below: one io thread, the same deadlines,
-// buffer and parser), the baseline for the cost of TLS on keep-alive
-// requests.
+// own connection loop (metrics/http/connection.h over PlainStream below),
+// the baseline for the cost of TLS on keep-alive requests.
 //
 //   bench_endpoint https PORT CERT KEY [COLLECTOR...]   collectors to keep
 //   bench_endpoint plain PORT [COLLECTOR...]
@@ -14,6 +13,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <charconv>
 #include <functional>
@@ -27,14 +28,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <fmt/format.h>
 
+#include "metrics/http/connection.h"
 #include "metrics/http/handler.h"
 #include "metrics/http/server.h"
 #include "metrics/metrics.h"
@@ -102,99 +99,55 @@ int serveHttps(uint16_t port, const std::string& cert, const std::string& key,
   return 0;
 }
 
-// The plain baseline: the endpoint's connection loop over plain TCP. As in
-// metrics/http/server.cpp: one io thread for every connection, a
-// beast::tcp_stream deadline per phase (idle, header, body, write), the same
-// buffer, parser limits and RequestHandler, no body read for a request that
-// has none, the response written as one buffer under TCP_CORK. Only the TLS
-// layer is missing, so the two differ by TLS alone.
-class PlainSession : public std::enable_shared_from_this<PlainSession> {
+// The plain baseline: the endpoint's own connection loop
+// (metrics/http/connection.h: one io thread for every connection, the same
+// deadlines, buffer, parser limits and RequestHandler, the response written
+// as one buffer under TCP_CORK) over a stream that passes bytes through.
+// Only the TLS layer is missing, so the two differ by TLS alone.
+class PlainStream {
  public:
-  PlainSession(tcp::socket socket, const http::RequestHandler& handler, const http::Timeouts& timeouts)
-      : stream_(std::move(socket)), handler_(handler), timeouts_(timeouts) {}
-
-  void waitForRequest() {
-    if (buffer_.size() > 0) return readHeader();
-    stream_.expires_after(first_ ? timeouts_.header : timeouts_.idle);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](const beast::error_code& ec, size_t n) {
-      if (ec) return self->close();
-      self->buffer_.commit(n);
-      self->readHeader();
-    });
+  explicit PlainStream(int fd) : fd_(fd) {}
+  http::Io handshake() { return http::Io::done; }
+  void recordHandshake(bool) const {}
+  // The socket reads straight into the request buffer.
+  std::span<char> inbox(beast::flat_buffer& out) {
+    auto space = out.prepare(std::min<size_t>(out.max_size() - out.size(), 16 * 1024));
+    return {static_cast<char*>(space.data()), space.size()};
   }
+  void received(size_t n) { received_ = n; }
+  bool pending() const { return false; }
+  http::Io decrypt(beast::flat_buffer& out) {
+    out.commit(received_);
+    received_ = 0;
+    return http::Io::done;
+  }
+  http::Io write(const char* data, size_t size, size_t& n) {
+    ssize_t r = ::send(fd_, data, size, MSG_NOSIGNAL);
+    n = r > 0 ? static_cast<size_t>(r) : 0;
+    if (r >= 0) return http::Io::done;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? http::Io::want_write : http::Io::failed;
+  }
+  http::Io shutdown() { return http::Io::done; }
 
  private:
-  void readHeader() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(limits().header_bytes));
-    parser_->body_limit(limits().body_bytes);
-    stream_.expires_after(timeouts_.header);
-    beast::http::async_read_header(stream_, buffer_, *parser_,
-                                   [self = shared_from_this()](const beast::error_code& ec, size_t) {
-                                     if (ec) return self->close();
-                                     if (self->parser_->is_done()) return self->respond();
-                                     self->readBody();
-                                   });
-  }
+  int fd_;
+  size_t received_ = 0;
+};
 
-  void readBody() {
-    stream_.expires_after(timeouts_.body);
-    beast::http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& ec, size_t) {
-      if (ec) return self->close();
-      self->respond();
-    });
-  }
-
-  void respond() { write(handler_.handle(parser_->get())); }
-
-  // As the endpoint: the whole response as one buffer, under TCP_CORK.
-  void write(const http::Response& res) {
-    keep_alive_ = res.keep_alive();
-    wire_.clear();
-    beast::http::serializer<false, beast::http::string_body> sr(res);
-    beast::error_code ec;
-    while (!ec && !sr.is_done())
-      sr.next(ec, [&](beast::error_code&, const auto& buffers) {
-        for (auto b : beast::buffers_range_ref(buffers)) wire_.append(static_cast<const char*>(b.data()), b.size());
-        sr.consume(beast::buffer_bytes(buffers));
-      });
-    setCork(true);
-    stream_.expires_after(timeouts_.write);
-    asio::async_write(stream_, asio::buffer(wire_), [self = shared_from_this()](const beast::error_code& e, size_t) {
-      self->setCork(false);
-      if (e || !self->keep_alive_) return self->close();
-      self->first_ = false;
-      self->waitForRequest();
-    });
-  }
-
-  void setCork(bool on) {
-    int value = on ? 1 : 0;
-    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
-  }
-
-  const http::Limits& limits() const { return handler_.config().limits; }
-
-  beast::tcp_stream stream_;
-  const http::RequestHandler& handler_;
-  const http::Timeouts& timeouts_;
-  beast::flat_buffer buffer_{limits().header_bytes + limits().body_bytes + 4096};
-  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
-  std::string wire_;  // the response being written
-  bool keep_alive_ = true;
-  bool first_ = true;
+struct PlainHost : http::ConnectionHost {
+  PlainHost(const http::ServerOptions& o, http::Handlers h) : options(o), request_handler(o.handler, std::move(h)) {}
+  const http::Timeouts& timeouts() const override { return options.timeouts; }
+  const http::RequestHandler& handler() const override { return request_handler; }
+  void timedOut() override {}
+  void closed(http::ConnectionBase*) override {}
+  http::ServerOptions options;
+  http::RequestHandler request_handler;
 };
 
 int servePlain(uint16_t port, rampart::metrics::Metrics& metrics) {
   http::ServerOptions options;
   options.handler.node_name = "bench";
-  const http::RequestHandler handler(options.handler, handlers(metrics));
+  auto host = std::make_shared<PlainHost>(options, handlers(metrics));
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -204,7 +157,8 @@ int servePlain(uint16_t port, rampart::metrics::Metrics& metrics) {
       if (ec) return;
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);  // as the endpoint does
-      std::make_shared<PlainSession>(std::move(socket), handler, options.timeouts)->waitForRequest();
+      socket.non_blocking(true, ignored);
+      std::make_shared<http::Connection<PlainStream>>(host, std::move(socket))->start();
       accept();
     });
   };

@@ -297,3 +297,73 @@ TEST_CASE("https: curl speaks to the endpoint with gzip") {
   // size_download is the compressed size: 5001 bytes of 'x' shrink a lot.
   CHECK(std::stoul(out.substr(4)) < 200);
 }
+
+namespace {
+
+// Waits (with a deadline) until the server has no open connection.
+bool allClosed(const TestServer& server) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.server->stats().active > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  return server.server->stats().active == 0;
+}
+
+}  // namespace
+
+TEST_CASE("https: two requests in one TLS record get two responses, in order") {
+  Node node;
+  TestServer server(node.source());
+  auto c = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(c);
+  REQUIRE(c->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  CHECK(statusOf(c->readResponse()) == 200);
+  CHECK(statusOf(c->readResponse()) == 404);
+  CHECK(statusOf(c->get("/healthz")) == 200);
+}
+
+TEST_CASE("https: a request split across TLS records and a body larger than one record are read whole") {
+  Node node;
+  metrics::http::Handlers handlers{[] { return metrics::http::MetricsBody{std::string(40'000, 'm') + "\n"}; },
+                                   [] { return true; }};
+  TestServer server(node.source(), TestServer::fastOptions(), handlers);
+  auto c = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(c);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  for (std::size_t at = 0; at < request.size(); at += 7) REQUIRE(c->send(request.substr(at, 7)));
+  auto res = c->readResponse();
+  CHECK(statusOf(res) == 200);
+  CHECK_THAT(res, Catch::EndsWith(std::string(40'000, 'm') + "\n"));
+  // A POST body in several records: read to its end, then answered (405).
+  REQUIRE(c->send("POST /metrics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n12345"));
+  REQUIRE(c->send("67890"));
+  CHECK(statusOf(c->readResponse()) == 405);
+  CHECK(statusOf(c->get("/healthz")) == 200);
+}
+
+TEST_CASE("https: Connection: close gets its response, then close_notify") {
+  Node node;
+  TestServer server(node.source());
+  auto c = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(c);
+  CHECK(statusOf(c->get("/healthz", "Connection: close\r\n")) == 200);
+  CHECK(c->waitClosed());
+  CHECK(allClosed(server));
+}
+
+TEST_CASE("https: a peer that closes in the middle of a TLS record ends its session, others are served") {
+  Node node;
+  TestServer server(node.source());
+  auto c = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(c);
+  REQUIRE(statusOf(c->get("/healthz")) == 200);
+  // The header of an application-data record of 64 bytes, and 10 of them.
+  const char partial[] = "\x17\x03\x03\x00\x40" "0123456789";
+  REQUIRE(::send(c->fd(), partial, sizeof partial - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof partial - 1));
+  auto other = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(other);
+  CHECK(statusOf(other->get("/healthz")) == 200);
+  other.reset();
+  ::shutdown(c->fd(), SHUT_WR);
+  CHECK(allClosed(server));
+  CHECK(server.server->stats().timeouts == 0);
+}
