@@ -117,6 +117,8 @@ ServerContext::ServerContext(ServerConfig config, Identity identity, std::shared
 
 ServerContext::~ServerContext() = default;
 
+SSL_CTX* ServerContext::native() const { return ctx_->native_handle(); }
+
 Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerConfig& config,
                                                              std::shared_ptr<HandshakeCounters> counters,
                                                              std::shared_ptr<TicketKeys> tickets) {

@@ -16,6 +16,7 @@
 namespace boost::asio::ssl {
 class context;
 }
+struct ssl_ctx_st;  // SSL_CTX
 
 namespace rampart::tls {
 
@@ -52,6 +53,8 @@ class ServerContext {
   ServerContext& operator=(const ServerContext&) = delete;
 
   boost::asio::ssl::context& asio() { return *ctx_; }
+  // The OpenSSL context, for a session of one's own (SSL_new).
+  ssl_ctx_st* native() const;
   const Identity& identity() const { return identity_; }
   const ServerConfig& config() const { return config_; }
 

@@ -228,16 +228,19 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   // ---- writing
 
   // The response goes out as one buffer: one stream write, so the header
-  // does not take a TLS record and a TCP segment of its own. TCP_CORK holds
-  // the records (a body over 16 KiB is two) until the last is written, so
-  // the client gets one segment and one wakeup per response.
+  // does not take a TLS record and a TCP segment of its own. A response
+  // larger than one record (16 KiB) is several sends: TCP_CORK holds them
+  // until the last, so the client gets one segment and one wakeup per
+  // response. One send is one segment anyway, and corking it would cost two
+  // more system calls per request.
   void write(const Response& res) {
     keep_alive_ = res.keep_alive();
     wire_.clear();
     appendWire(res, wire_);
     written_ = 0;
     write_deadline_set_ = false;
-    setCork(true);
+    corked_ = wire_.size() > kOneSendBytes;
+    if (corked_) setCork(true);
     writeSome();
   }
 
@@ -259,7 +262,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
 
   void written() {
-    setCork(false);
+    if (corked_) setCork(false);
     if (wire_.capacity() > kKeptWireBytes) std::string().swap(wire_);
     if (drain_) return drainThenClose();
     if (!keep_alive_) {
@@ -353,6 +356,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   std::string wire_;  // the response being written
   std::size_t written_ = 0;
   bool write_deadline_set_ = false;
+  bool corked_ = false;
   bool keep_alive_ = true;
   bool first_ = true;
   bool drain_ = false;
@@ -361,6 +365,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   std::size_t shutdown_reads_ = 0;
   static constexpr std::size_t kDrainChunk = 16384;
   static constexpr std::size_t kMaxDrain = 1 << 20;
+  static constexpr std::size_t kOneSendBytes = 16 * 1024;
   // A connection keeps its write buffer between responses up to this size.
   static constexpr std::size_t kKeptWireBytes = 256 * 1024;
 };

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <climits>
 
-#include <boost/asio/ssl/context.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -39,7 +38,7 @@ BIO_METHOD* bioMethod(int (*read)(BIO*, char*, int), int (*write)(BIO*, const ch
 TlsStream::TlsStream(int fd, std::shared_ptr<tls::ServerContext> ctx)
     : ctx_(std::move(ctx)), fd_(fd), inbox_(new char[kInboxBytes]) {
   BIO_METHOD* method = bioMethod(bioRead, bioWrite);
-  ssl_ = method ? SSL_new(ctx_->asio().native_handle()) : nullptr;
+  ssl_ = method ? SSL_new(ctx_->native()) : nullptr;
   if (!ssl_) return;
   BIO* bio = BIO_new(method);
   if (!bio) {
