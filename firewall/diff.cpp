@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -335,6 +336,117 @@ bool applyChanges(Ruleset& rs, const Changes& c, std::span<const uint64_t> added
     rs.rules.insert(a.after ? at + 1 : at, std::move(r));
   }
   return true;
+}
+
+namespace {
+
+bool countsRule(const KernelRule& r) { return r.tag.kind == RuleKind::Policy || r.tag.kind == RuleKind::Cli; }
+
+// Calls f(tag, set name, element) for each element of the sets `changes`
+// deletes whole, as `rs` holds them.
+template <class F>
+void forDeletedSetElems(const Changes& changes, const Ruleset& rs, F f) {
+  for (const std::string& name : changes.delete_sets)
+    if (const Set* s = rs.findSet(name); s != nullptr && s->counters)
+      for (const SetElem& e : s->elems)
+        if (!e.comment.empty()) f(e.comment, *s, e);
+}
+
+void setCounter(KernelRule& r, uint64_t packets, uint64_t bytes) {
+  for (Expr& e : r.exprs) {
+    if (e.name != "counter") continue;
+    for (auto [type, value] : {std::pair{NFTNL_EXPR_CTR_PACKETS, packets}, std::pair{NFTNL_EXPR_CTR_BYTES, bytes}}) {
+      Bytes data(sizeof value);
+      std::memcpy(data.data(), &value, sizeof value);
+      auto it = std::ranges::find(e.attrs, static_cast<uint16_t>(type), &ExprAttr::type);
+      if (it != e.attrs.end()) it->data = std::move(data);
+      else e.attrs.push_back(ExprAttr{static_cast<uint16_t>(type), std::move(data)});
+    }
+    std::ranges::sort(e.attrs, {}, &ExprAttr::type);
+    return;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> movedTags(const Changes& changes, const Ruleset& live) {
+  std::unordered_set<std::string> going, coming;
+  auto note = [&](std::unordered_set<std::string>& into, const std::string& tag) {
+    if (!tag.empty()) into.insert(tag);
+  };
+  for (const KernelRule& r : changes.delete_rules)
+    if (countsRule(r)) note(going, r.tag.comment());
+  for (const Set& s : changes.delete_elems)
+    for (const SetElem& e : s.elems) note(going, e.comment);
+  forDeletedSetElems(changes, live, [&](const std::string& tag, const Set&, const SetElem&) { note(going, tag); });
+  for (const RuleAdd& a : changes.add_rules)
+    if (countsRule(a.rule)) note(coming, a.rule.tag.comment());
+  for (const auto* list : {&changes.add_elems, &changes.add_sets})
+    for (const Set& s : *list)
+      if (s.counters)
+        for (const SetElem& e : s.elems) note(coming, e.comment);
+  std::vector<std::string> out;
+  for (const std::string& tag : going)
+    if (coming.contains(tag)) out.push_back(tag);
+  std::ranges::sort(out);
+  return out;
+}
+
+size_t carryCounters(Changes& changes, const Ruleset& fresh, const std::vector<std::string>& tags) {
+  if (tags.empty()) return 0;
+  struct Count {
+    uint64_t packets = 0, bytes = 0;
+    bool given = false;
+  };
+  std::unordered_map<std::string, Count> counts;
+  for (const std::string& tag : tags) counts.emplace(tag, Count{});
+  auto add = [&](const std::string& tag, uint64_t packets, uint64_t bytes) {
+    auto it = counts.find(tag);
+    if (it == counts.end()) return;
+    it->second.packets += packets;
+    it->second.bytes += bytes;
+  };
+  // What the pieces going have counted, as the kernel has it now.
+  std::unordered_map<uint64_t, const KernelRule*> by_handle;
+  for (const KernelRule& r : fresh.rules) by_handle.emplace(r.handle, &r);
+  for (const KernelRule& r : changes.delete_rules) {
+    if (!countsRule(r)) continue;
+    auto it = by_handle.find(r.handle);
+    if (it == by_handle.end()) continue;
+    const KernelRule::Counter c = it->second->counter();
+    add(r.tag.comment(), c.packets, c.bytes);
+  }
+  for (const Set& going : changes.delete_elems) {
+    const Set* now = fresh.findSet(going.name);
+    if (now == nullptr) continue;
+    for (const SetElem& e : going.elems) {
+      auto at = std::ranges::lower_bound(now->elems, e);
+      if (at != now->elems.end() && *at == e) add(e.comment, at->packets, at->bytes);
+    }
+  }
+  forDeletedSetElems(changes, fresh,
+                     [&](const std::string& tag, const Set&, const SetElem& e) { add(tag, e.packets, e.bytes); });
+  // The first piece coming of each rule starts from that.
+  size_t carried = 0;
+  auto give = [&](const std::string& tag) -> Count* {
+    auto it = counts.find(tag);
+    if (it == counts.end() || it->second.given) return nullptr;
+    it->second.given = true;
+    ++carried;
+    return &it->second;
+  };
+  for (RuleAdd& a : changes.add_rules)
+    if (countsRule(a.rule))
+      if (Count* c = give(a.rule.tag.comment())) setCounter(a.rule, c->packets, c->bytes);
+  for (auto* list : {&changes.add_elems, &changes.add_sets})
+    for (Set& s : *list)
+      if (s.counters)
+        for (SetElem& e : s.elems)
+          if (Count* c = give(e.comment)) {
+            e.packets = c->packets;
+            e.bytes = c->bytes;
+          }
+  return carried;
 }
 
 }  // namespace rampart::fw

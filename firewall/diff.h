@@ -60,4 +60,17 @@ bool applyChanges(Ruleset& rs, const Changes& changes, std::span<const uint64_t>
 // The changes as nft-like text, one line per change ("+ rule input ...").
 std::string describe(const Changes& changes);
 
+// Counters of policy rules that move while meaning the same: a rule that
+// joins or leaves a rule table (its neighbours came or went), or whose
+// table is renumbered, is kernel rules and set elements out and others in.
+// movedTags: the tags ("rule:NAME", "cli:NAME") of policy rules with pieces
+// going and pieces coming (`live` has the sets deleted whole). The caller
+// keeps those of rules that mean the same before and after (a changed rule
+// starts again from zero). carryCounters: for each of `tags`, the first
+// piece coming starts from the sum of the counters of the pieces going, as
+// `fresh` (a dump of the live table taken just now) holds them, so the
+// rule's count goes on. Returns the number of rules carried.
+std::vector<std::string> movedTags(const Changes& changes, const Ruleset& live);
+size_t carryCounters(Changes& changes, const Ruleset& fresh, const std::vector<std::string>& tags);
+
 }  // namespace rampart::fw

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -117,6 +118,45 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options) {
 
 Result<std::optional<Ruleset>> Engine::dumpRuleset() { return impl_->sock.dump(impl_->options.table); }
 
+namespace {
+
+// Of `tags` (movedTags), those of rules that compile in `now` as they did
+// in `was`: they only moved.
+std::vector<std::string> onlyMoved(std::vector<std::string> tags, const Policy& was, const Policy& now) {
+  if (tags.empty()) return tags;
+  // Rule names are unique in a policy; a few tags are looked up in place,
+  // many (a table renumbered) through an index.
+  using Index = std::unordered_map<std::string_view, const Rule*>;
+  std::optional<Index> was_index, now_index;
+  if (tags.size() > 8) {
+    was_index.emplace();
+    now_index.emplace();
+    for (const Rule& r : was.rules) was_index->emplace(r.name, &r);
+    for (const Rule& r : now.rules) now_index->emplace(r.name, &r);
+  }
+  auto find = [](const Policy& p, const std::optional<Index>& index, const RuleTag& tag) -> const Rule* {
+    const Rule* found = nullptr;
+    if (index) {
+      auto it = index->find(tag.name);
+      found = it == index->end() ? nullptr : it->second;
+    } else {
+      auto it = std::ranges::find(p.rules, tag.name, &Rule::name);
+      found = it == p.rules.end() ? nullptr : &*it;
+    }
+    if (found != nullptr && (found->origin == Origin::Cli) != (tag.kind == RuleKind::Cli)) return nullptr;
+    return found;
+  };
+  std::erase_if(tags, [&](const std::string& text) {
+    const RuleTag tag = RuleTag::parse(text);
+    const Rule* a = find(was, was_index, tag);
+    const Rule* b = find(now, now_index, tag);
+    return a == nullptr || b == nullptr || !sameCompiledRule(*a, *b);
+  });
+  return tags;
+}
+
+}  // namespace
+
 Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& bans) {
   ApplyReport report;
   const std::string& table = impl_->options.table;
@@ -158,6 +198,21 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
       }
       report.generation = *gen;
       return report;
+    }
+    // A policy rule that only moves (its neighbours made it join or leave
+    // a rule table) keeps its count: read the counters as they are now and
+    // start its new kernel rule or element from them.
+    if (impl_->cache_policy && live) {
+      const std::vector<std::string> tags = onlyMoved(movedTags(changes, *live), *impl_->cache_policy, policy);
+      if (!tags.empty()) {
+        std::optional<Ruleset> fresh;
+        if (!dumped) {
+          auto d = impl_->sock.dump(table);
+          if (!d) return std::unexpected(d.error());
+          fresh = std::move(*d);
+        }
+        report.counters_carried = carryCounters(changes, dumped ? *dumped : *fresh, tags);
+      }
     }
     if (impl_->options.before_commit) impl_->options.before_commit();
     impl_->own_tids.insert(static_cast<uint32_t>(gettid()));

@@ -70,6 +70,9 @@ struct ApplyReport {
   size_t elements_added = 0;
   size_t elements_deleted = 0;
   int retries = 0;           // times a concurrent change made the kernel refuse it
+  // Policy rules that moved without changing (into or out of a rule table)
+  // and kept their counts (diff.h carryCounters).
+  size_t counters_carried = 0;
   uint32_t generation = 0;   // generation after the commit
   // A large commit is sent with the event socket paused (EventSocket::
   // pause); true when another process committed in that window, so its

@@ -62,8 +62,12 @@ Expr readExpr(const nftnl_expr* e) {
   return x;
 }
 
+// `counted`: the element's counter starts from these values (a rule that
+// moved into a rule table keeps its count, diff.h carryCounters); the set
+// must have counters. Without it the kernel gives the element the set's
+// counter at zero.
 void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint64_t> timeout,
-             const std::string& comment = {}) {
+             const std::string& comment = {}, const SetElem* counted = nullptr) {
   nftnl_set_elem* e = nftnl_set_elem_alloc();
   nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<uint32_t>(key.size()));
   if (flags != 0) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
@@ -73,6 +77,14 @@ void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint6
     Bytes ud = commentUserdata(comment);
     nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, ud.data(), static_cast<uint32_t>(ud.size()));
   }
+  if (counted != nullptr) {
+    // counter packets N bytes M, in place of the set's own (same type, so
+    // the kernel takes it as the element's copy of the set's expressions).
+    nftnl_expr* c = nftnl_expr_alloc("counter");
+    nftnl_expr_set_u64(c, NFTNL_EXPR_CTR_PACKETS, counted->packets);
+    nftnl_expr_set_u64(c, NFTNL_EXPR_CTR_BYTES, counted->bytes);
+    nftnl_set_elem_add_expr(e, c);  // the element owns it
+  }
   nftnl_set_elem_add(s, e);  // the set owns the element now
 }
 
@@ -81,7 +93,8 @@ void addElem(nftnl_set* s, const Bytes& key, uint32_t flags, std::optional<uint6
 void addElems(nftnl_set* s, const Set& set, size_t first, size_t last) {
   for (size_t i = first; i < last && i < set.elems.size(); ++i) {
     const SetElem& e = set.elems[i];
-    addElem(s, e.key, 0, e.timeout_ms, e.comment);
+    const bool counted = set.counters && (e.packets != 0 || e.bytes != 0);
+    addElem(s, e.key, 0, e.timeout_ms, e.comment, counted ? &e : nullptr);
     // The kernel refuses a timeout on an end element: the start carries it.
     if (set.interval() && !e.key_end.empty()) addElem(s, e.key_end, NFT_SET_ELEM_INTERVAL_END, std::nullopt);
   }

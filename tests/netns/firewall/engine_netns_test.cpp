@@ -672,3 +672,60 @@ TEST_CASE("fw events: a large commit is sent without events about itself, and a 
   }
   CHECK(seen);
 }
+
+TEST_CASE("fw rule tables: a rule that joins or leaves a table keeps its count; a changed rule starts again", "[netns]") {
+  Testbed tb;
+  Listener l = listen(tb.srv);
+  Policy p;
+  // h0..h15: one port each from the client's address, h7 the listener's:
+  // 16 rules of one shape, so one table.
+  for (int i = 0; i < 16; ++i) {
+    uint16_t port = i == 7 ? l.port : static_cast<uint16_t>(20000 + i);
+    p.rules.push_back(allow(fmt::format("h{}", i), {fmt::format("{}/tcp", port)}, {"10.99.0.2"}));
+  }
+  REQUIRE(tb.engine->apply(p, {}));
+  auto counted = [&](const std::string& name) -> uint64_t {
+    auto d = tb.engine->dump();
+    REQUIRE(d);
+    uint64_t packets = 0;
+    for (const LiveRule& lr : d->rules)
+      if (lr.name == name) packets += lr.packets;
+    return packets;
+  };
+  auto tables = [&] { return tb.srv.run("nft list table inet rampart").output.find("@run_input_cfg_allow_src0_v4") != std::string::npos; };
+  REQUIRE(tables());
+  for (int k = 0; k < 3; ++k) REQUIRE(connects(tb.cli, "10.99.0.2", "10.99.0.1", l.port));
+  const uint64_t in_table = counted("h7");
+  CHECK(in_table >= 3);
+
+  // h0 goes: 15 rules are too few for a table, so h7 becomes a kernel rule
+  // of its own, and starts from the count its element had.
+  p.rules.erase(p.rules.begin());
+  auto r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK_FALSE(tables());
+  CHECK(r->counters_carried >= 1);
+  const uint64_t own_rule = counted("h7");
+  CHECK(own_rule >= in_table);
+  REQUIRE(connects(tb.cli, "10.99.0.2", "10.99.0.1", l.port));
+  CHECK(counted("h7") > own_rule);
+  const uint64_t before_back = counted("h7");
+
+  // h0 comes back: a table again, h7's element starts from its rule's count.
+  p.rules.insert(p.rules.begin(), allow("h0", {"20000/tcp"}, {"10.99.0.2"}));
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(tables());
+  CHECK(r->counters_carried >= 1);
+  CHECK(counted("h7") >= before_back);
+  REQUIRE(connects(tb.cli, "10.99.0.2", "10.99.0.1", l.port));
+  CHECK(counted("h7") > before_back);
+  CHECK(diff(compile(p, {}, {"rampart", std::chrono::system_clock::now()}), tb.live(), true).empty());
+
+  // A rule that changes is a new rule: its count starts again.
+  p.rules[7].ports = {*PortSpec::parse("21007/tcp")};
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(r->counters_carried == 0);
+  CHECK(counted("h7") == 0);
+}
