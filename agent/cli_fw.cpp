@@ -64,14 +64,14 @@ bool given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; 
 void checkDuration(std::string_view arg, const std::string& text) {
   checkLength(arg, text);
   auto d = Duration::parse(text);
-  if (!d) usage(fmt::format("{} '{}': {}", arg, printableClip(text), d.error()));
+  if (!d) usage(valueError(arg, text, d.error()));
 }
 
 void checkFrom(const std::vector<std::string>& from) {
   for (const auto& f : from) {
     checkLength("--from", f);
     auto c = fw::Cidr::parse(f);
-    if (!c && !fw::isValidGroupName(f)) usage(fmt::format("--from '{}': {}", printableClip(f), c.error()));
+    if (!c && !fw::isValidGroupName(f)) usage(valueError("--from", f, c.error()));
   }
 }
 
@@ -138,7 +138,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
     checkLength("PORT", a->port);
     if (allow || a->port != "any") {
       auto spec = fw::PortSpec::parse(a->port);
-      if (!spec) usage(fmt::format("PORT '{}': {}", printableClip(a->port), spec.error()));
+      if (!spec) usage(valueError("PORT", a->port, spec.error()));
       p["ports"] = json::array({a->port});
     }
     checkFrom(a->from);
@@ -156,7 +156,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
     if (given(limit_opt)) {
       checkLength("--limit", a->limit);
       auto rate = Rate::parse(a->limit);
-      if (!rate) usage(fmt::format("--limit '{}': {}", printableClip(a->limit), rate.error()));
+      if (!rate) usage(valueError("--limit", a->limit, rate.error()));
       p["limit"] = a->limit;
     }
     p["force"] = a->force;
@@ -197,7 +197,7 @@ std::vector<std::string> readBanFile(const std::string& file) {
     if (first == std::string::npos) continue;
     line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
     auto c = fw::Cidr::parse(line);
-    if (!c) usage(fmt::format("--file {} line {}: '{}': {}", printableClip(file), n, printableClip(line), c.error()));
+    if (!c) usage(valueError(fmt::format("--file {} line {}:", printableClip(file), n), line, c.error()));
     if (++count > kMaxBans) usage(fmt::format("--file {}: more than {} addresses", printableClip(file), kMaxBans));
     // Each newline is two bytes once escaped in JSON.
     if (escaped + line.size() + 2 > kBanChunkBytes) {
@@ -237,7 +237,7 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
     for (const auto& s : a->addrs) {
       checkLength("ADDR", s);
       auto c = fw::Cidr::parse(s);
-      if (!c) usage(fmt::format("ADDR '{}': {}", printableClip(s), c.error()));
+      if (!c) usage(valueError("ADDR", s, c.error()));
       chunks.back() += s + "\n";
       if (2 * chunks.back().size() > kBanChunkBytes) usage("ADDR: too many on the command line; use --file");
     }
@@ -282,7 +282,7 @@ void addBanVerbs(CLI::App& fw, CliContext& ctx) {
     for (const auto& s : *unban_addrs) {
       checkLength("ADDR", s);
       auto c = fw::Cidr::parse(s);
-      if (!c) usage(fmt::format("ADDR '{}': {}", printableClip(s), c.error()));
+      if (!c) usage(valueError("ADDR", s, c.error()));
     }
     auto r = ask(ctx, "unban", {{"cidrs", *unban_addrs}});
     if (!r) return;

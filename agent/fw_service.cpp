@@ -10,6 +10,7 @@
 
 #include "agent/firewall_component.h"
 #include "agent/log.h"
+#include "common/text.h"
 
 namespace rampart::agent {
 namespace {
@@ -65,7 +66,7 @@ std::optional<milliseconds> optDuration(const Request& req, const char* key, con
   auto s = optString(req, key, 64);
   if (!s) return std::nullopt;
   auto d = Duration::parse(*s);
-  if (!d) throw UsageError{fmt::format("{} '{}': {}", arg, *s, d.error())};
+  if (!d) throw UsageError{valueError(arg, *s, d.error())};
   if (d->value > kMaxFor) throw UsageError{fmt::format("{} '{}': at most 10 years", arg, *s)};
   return d->value;
 }
@@ -420,7 +421,7 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
   auto ports = stringList(req, "ports", 1);
   for (const auto& text : ports) {
     auto spec = fw::PortSpec::parse(text);
-    if (!spec) throw UsageError{fmt::format("PORT '{}': {}", text, spec.error())};
+    if (!spec) throw UsageError{valueError("PORT", text, spec.error())};
     rule.ports.push_back(*spec);
   }
   if (rule.ports.empty() && action == fw::Action::Allow) throw UsageError{"PORT: expected a port such as 443/tcp"};
@@ -429,7 +430,7 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
       rule.from.push_back(*c);
       continue;
     } else if (!fw::isValidGroupName(src)) {
-      throw UsageError{fmt::format("--from '{}': {}", src, c.error())};
+      throw UsageError{valueError("--from", src, c.error())};
     }
     if (base.findGroup(src) == nullptr) {
       std::vector<std::string> names;
@@ -442,7 +443,7 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
   if (auto limit = optString(req, "limit", 64)) {
     if (action != fw::Action::Allow) throw UsageError{"--limit: only an allow rule takes a limit"};
     auto rate = Rate::parse(*limit);
-    if (!rate) throw UsageError{fmt::format("--limit '{}': {}", *limit, rate.error())};
+    if (!rate) throw UsageError{valueError("--limit", *limit, rate.error())};
     rule.limit = *rate;
   }
   if (auto d = optDuration(req, "for", "--for")) rule.expires = now + *d;
@@ -510,7 +511,7 @@ Answer FwService::ban(const Request& req) {
       ++line;
       if (item.empty()) continue;
       auto c = fw::Cidr::parse(item);
-      if (!c) throw UsageError{fmt::format("ADDR '{}': {}", std::string(item.substr(0, 64)), c.error())};
+      if (!c) throw UsageError{valueError("ADDR", item, c.error())};
       cidrs.push_back(*c);
     }
   }
@@ -598,7 +599,7 @@ Answer FwService::unban(const Request& req) {
   std::set<fw::Cidr> wanted;
   for (const auto& s : list) {
     auto c = fw::Cidr::parse(s);
-    if (!c) throw UsageError{fmt::format("ADDR '{}': {}", s, c.error())};
+    if (!c) throw UsageError{valueError("ADDR", s, c.error())};
     wanted.insert(*c);
   }
   FwState next = state_;

@@ -107,4 +107,12 @@ std::string printableLine(std::string_view text, std::size_t max) {
   return out;
 }
 
+std::string valueError(std::string_view what, std::string_view value, std::string_view error) {
+  const std::string quoted = "'" + printableClip(value) + "'";
+  std::string out(what);
+  out += ' ';
+  if (error.starts_with(quoted)) return out.append(error);
+  return out.append(quoted).append(": ").append(error);
+}
+
 }  // namespace rampart

@@ -28,4 +28,10 @@ std::string printableClip(std::string_view text, std::size_t max = kQuoteMax);
 // with "…" between, so both the subject and the reason stay readable.
 std::string printableLine(std::string_view text, std::size_t max = kLineMax);
 
+// "<what> '<value>': <error>" for a value the user gave (`what`: the flag or
+// argument, "PORT", "--from"), the value escaped and clipped. When `error`
+// already starts by quoting the value (the parsers' errors do), it is not
+// said twice: "PORT '80/xyz': unknown protocol 'xyz' ...".
+std::string valueError(std::string_view what, std::string_view value, std::string_view error);
+
 }  // namespace rampart

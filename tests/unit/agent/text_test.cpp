@@ -66,3 +66,15 @@ TEST_CASE("text: a long line keeps its start and its end") {
   CHECK(escapes.starts_with("\\x1b"));
   CHECK(escapes.ends_with("\\x1b"));
 }
+
+TEST_CASE("text: a value in an error is named once, escaped") {
+  using rampart::valueError;
+  // The parser already quotes the value: not said twice.
+  CHECK(valueError("PORT", "80/xyz", "'80/xyz': unknown protocol 'xyz'") == "PORT '80/xyz': unknown protocol 'xyz'");
+  // It does not: the value comes first.
+  CHECK(valueError("--for", "5x", "expected a number and a unit") == "--for '5x': expected a number and a unit");
+  // Control characters in the value are escaped, also when the parser's
+  // error quoted them raw (then the value is given escaped before it).
+  const std::string shown = valueError("ADDR", "1.2.3.4\n\x1b[2J", "'1.2.3.4\n\x1b[2J' is not an address");
+  CHECK(shown.starts_with("ADDR '1.2.3.4\\n\\x1b[2J': "));
+}

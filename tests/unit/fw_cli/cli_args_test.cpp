@@ -36,6 +36,9 @@ TEST_CASE("fw cli: bad ports are usage errors naming PORT") {
   usageError(fw({"allow", "0"}), "PORT '0'");
   usageError(fw({"allow", "70000"}), "PORT '70000'");
   usageError(fw({"allow", "443/tcpp"}), "PORT '443/tcpp'");
+  // The value is named once, not again by the parser's own message.
+  auto twice = fw({"allow", "443/tcpp"});
+  CHECK(twice.err.find("'443/tcpp': '443/tcpp'") == std::string::npos);
   usageError(fw({"deny", "anything"}), "PORT 'anything'");
   usageError(fw({"allow", "any"}), "PORT 'any'");  // allow needs a port
 }
