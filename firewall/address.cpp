@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
 #include "firewall/policy.h"
 
 namespace rampart::fw {
@@ -41,19 +42,6 @@ std::optional<std::string> strangeCharacter(std::string_view text) {
     }
   }
   return std::nullopt;
-}
-
-// The text as typed, with control bytes written as \xNN so a message never
-// carries a raw NUL or escape sequence to the terminal. Other bytes are kept:
-// a user looking for a look-alike digit needs to see it.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += ch;
-  }
-  return out;
 }
 
 // glibc's inet_pton already refuses "010.0.0.1", but only with a bare
@@ -131,7 +119,7 @@ std::expected<Cidr, std::string> Cidr::parse(std::string_view text) {
   }
   if (auto strange = strangeCharacter(text)) {
     return std::unexpected(
-        fmt::format("'{}' is not an address: it {}", printable(text), *strange));
+        fmt::format("'{}' is not an address: it {}", printableClip(text), *strange));
   }
   const size_t slash = text.find('/');
   const std::string_view addr = text.substr(0, slash);
