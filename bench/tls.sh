@@ -34,20 +34,23 @@ load() {
     awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1); if ($NF != "0") print "errors " $NF > "/dev/stderr" }'
 }
 
+# Nanoseconds the process PID has been on a CPU (every thread, from
+# /proc/PID/task/*/schedstat: exact, where /proc/PID/stat counts 10 ms ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+
 # keep NAME PID PORT [--plain]: one keep-alive run against the server PID;
-# adds its req/s to NAME and the server's CPU microseconds per request
-# (utime+stime from /proc/PID/stat) to NAME_cpu.
+# adds its req/s to NAME and the server's CPU microseconds per request to
+# NAME_cpu.
 keep() {
-  local name=$1 pid=$2 port=$3 out t0 t1 hz
+  local name=$1 pid=$2 port=$3 out t0 t1
   shift 3
-  hz=$(getconf CLK_TCK)
-  t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  t0=$(cpu_ns "$pid")
   out=$(ip netns exec "$ns" "$LOAD" keepalive 127.0.0.1 "$port" /healthz --threads "$THREADS" \
     --count "$KEEP_COUNT" --max-seconds 4 "$@")
-  t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  t1=$(cpu_ns "$pid")
   awk '{ if ($NF != "0") print "errors " $NF > "/dev/stderr" }' <<<"$out"
   add "$name" "$(awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1) }' <<<"$out")"
-  add "${name}_cpu" "$(awk -v t="$((t1 - t0))" -v hz="$hz" '{ for (i = 1; i < NF; i += 2) if ($i == "requests" && $(i + 1) > 0) printf "%.2f\n", t / hz * 1e6 / $(i + 1) }' <<<"$out")"
+  add "${name}_cpu" "$(awk -v t="$((t1 - t0))" '{ for (i = 1; i < NF; i += 2) if ($i == "requests" && $(i + 1) > 0) printf "%.2f\n", t / 1e3 / $(i + 1) }' <<<"$out")"
 }
 
 P_SSERVER=4431 P_NE=4432 P_NE_PLAIN=4433 P_RMP=4434 P_RMP_PLAIN=4435 P_EP=4436
@@ -114,6 +117,6 @@ pnote="; HTTPS: bench_endpoint https (the agent's endpoint, TLS context and hand
 row tls "Keep-alive req/s: rampart HTTPS /healthz vs the same endpoint over plain HTTP" \
   "$(val ep_keep)" "$(val r_plain_keep)" req/s higher ">=0.9" "$kcmd [--plain]$pnote"
 row tls "Server CPU per keep-alive request: rampart HTTPS /healthz vs the same endpoint over plain HTTP" \
-  "$(val ep_keep_cpu)" "$(val r_plain_keep_cpu)" "µs" lower - "$kcmd [--plain]; /proc/PID/stat utime+stime of the server over the run$pnote"
+  "$(val ep_keep_cpu)" "$(val r_plain_keep_cpu)" "µs" lower - "$kcmd [--plain]; /proc/PID/task/*/schedstat (time on CPU) of the server over the run$pnote"
 row tls "Keep-alive req/s: rampart HTTPS /healthz vs node_exporter HTTPS /" \
   "$(val r_keep)" "$(val ne_keep)" req/s higher - "$kcmd$note"
