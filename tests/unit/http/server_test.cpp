@@ -367,3 +367,28 @@ TEST_CASE("https: a peer that closes in the middle of a TLS record ends its sess
   CHECK(allClosed(server));
   CHECK(server.server->stats().timeouts == 0);
 }
+
+TEST_CASE("https: a keep-alive connection is cut at the idle deadline, not before, and counted") {
+  Node node;
+  auto options = TestServer::fastOptions();
+  options.timeouts.idle = Ms(400);
+  TestServer server(node.source(), options);
+  auto c = TlsClient::connect(server.port(), trusting(node));
+  REQUIRE(c);
+  // Each request moves the deadline: five requests 150 ms apart outlive one
+  // idle period.
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(statusOf(c->get("/healthz")) == 200);
+    pollfd p{c->fd(), POLLIN, 0};
+    CHECK(::poll(&p, 1, 150) == 0);
+  }
+  CHECK(std::chrono::steady_clock::now() - start >= Ms(700));
+  auto idle_from = std::chrono::steady_clock::now();
+  CHECK(c->waitClosed());
+  auto idle = std::chrono::steady_clock::now() - idle_from;
+  CHECK(idle >= Ms(200));
+  CHECK(idle < Ms(2000));
+  CHECK(allClosed(server));
+  CHECK(server.server->stats().timeouts == 1);
+}
