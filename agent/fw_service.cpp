@@ -558,18 +558,13 @@ Answer FwService::ban(const Request& req) {
     if (it != index.end() && it->first == c) return it->second;
     return std::nullopt;
   };
-  // An address named twice in this request is banned once.
+  // An address named twice in this request is banned once: every mention
+  // after its first is marked.
   std::vector<bool> repeated(cidrs.size(), false);
-  if (indexed) {
-    std::vector<size_t> order(cidrs.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::ranges::stable_sort(order, {}, [&](size_t i) -> const fw::Cidr& { return cidrs[i]; });
-    for (size_t k = 1; k < order.size(); ++k) repeated[order[k]] = cidrs[order[k]] == cidrs[order[k - 1]];
-  } else {
-    for (size_t i = 0; i < cidrs.size(); ++i)
-      repeated[i] = std::find(cidrs.begin(), cidrs.begin() + static_cast<std::ptrdiff_t>(i), cidrs[i]) !=
-                    cidrs.begin() + static_cast<std::ptrdiff_t>(i);
-  }
+  std::vector<size_t> order(cidrs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::ranges::stable_sort(order, {}, [&](size_t i) -> const fw::Cidr& { return cidrs[i]; });
+  for (size_t k = 1; k < order.size(); ++k) repeated[order[k]] = cidrs[order[k]] == cidrs[order[k - 1]];
   size_t added = 0, updated = 0;
   for (size_t i = 0; i < cidrs.size(); ++i) {
     const fw::Cidr& c = cidrs[i];

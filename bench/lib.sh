@@ -204,19 +204,12 @@ start_s_server() {
   bench_wait_port "$ns" "$port"
 }
 
-# Seconds of CPU (user + system) a process has used.
-# cpu_seconds PID: CPU time the process has used, from the nanosecond
-# runtime of each of its threads (/proc/PID/task/*/schedstat); utime+stime
-# of /proc/PID/stat counts in clock ticks (10 ms), too coarse for a server
-# that spends 0.1 s on a round. Falls back to utime+stime without schedstat.
-cpu_seconds() {
-  local files=(/proc/"$1"/task/*/schedstat)
-  if [[ -r ${files[0]} ]]; then
-    cat "${files[@]}" 2>/dev/null | awk '{ ns += $1 } END { printf "%.4f\n", ns / 1e9 }'
-  else
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
-  fi
-}
+# cpu_ns PID / cpu_seconds PID: CPU time the process has used, from the
+# nanosecond run time of each of its threads (/proc/PID/task/*/schedstat);
+# utime+stime of /proc/PID/stat counts 10 ms ticks, too coarse for a server
+# that spends 0.1 s on a round.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+cpu_seconds() { awk -v ns="$(cpu_ns "$1")" 'BEGIN { printf "%.4f\n", ns / 1e9 }'; }
 
 rss_mib() {
   awk '$1 == "VmRSS:" { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"

@@ -39,10 +39,6 @@ load() {
     awk '{ for (i = 1; i < NF; i += 2) if ($i == "req_s") print $(i + 1); if ($NF != "0") print "errors " $NF > "/dev/stderr" }'
 }
 
-# Nanoseconds the process PID has been on a CPU (every thread, from
-# /proc/PID/task/*/schedstat: exact, where /proc/PID/stat counts 10 ms ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-
 # keep NAME PID PORT [--plain]: one keep-alive run against the server PID;
 # adds its req/s to NAME and the server's CPU microseconds per request to
 # NAME_cpu.

@@ -342,14 +342,13 @@ namespace {
 
 bool countsRule(const KernelRule& r) { return r.tag.kind == RuleKind::Policy || r.tag.kind == RuleKind::Cli; }
 
-// Calls f(tag, set name, element) for each element of the sets `changes`
-// deletes whole, as `rs` holds them.
+// Calls f(element) for each counted element of the sets `changes` deletes
+// whole, as `rs` holds them.
 template <class F>
 void forDeletedSetElems(const Changes& changes, const Ruleset& rs, F f) {
   for (const std::string& name : changes.delete_sets)
     if (const Set* s = rs.findSet(name); s != nullptr && s->counters)
-      for (const SetElem& e : s->elems)
-        if (!e.comment.empty()) f(e.comment, *s, e);
+      for (const SetElem& e : s->elems) f(e);
 }
 
 void setCounter(KernelRule& r, uint64_t packets, uint64_t bytes) {
@@ -377,8 +376,9 @@ std::vector<std::string> movedTags(const Changes& changes, const Ruleset& live) 
   for (const KernelRule& r : changes.delete_rules)
     if (countsRule(r)) note(going, r.tag.comment());
   for (const Set& s : changes.delete_elems)
-    for (const SetElem& e : s.elems) note(going, e.comment);
-  forDeletedSetElems(changes, live, [&](const std::string& tag, const Set&, const SetElem&) { note(going, tag); });
+    if (s.counters)
+      for (const SetElem& e : s.elems) note(going, e.comment);
+  forDeletedSetElems(changes, live, [&](const SetElem& e) { note(going, e.comment); });
   for (const RuleAdd& a : changes.add_rules)
     if (countsRule(a.rule)) note(coming, a.rule.tag.comment());
   for (const auto* list : {&changes.add_elems, &changes.add_sets})
@@ -424,8 +424,7 @@ size_t carryCounters(Changes& changes, const Ruleset& fresh, const std::vector<s
       if (at != now->elems.end() && *at == e) add(e.comment, at->packets, at->bytes);
     }
   }
-  forDeletedSetElems(changes, fresh,
-                     [&](const std::string& tag, const Set&, const SetElem& e) { add(tag, e.packets, e.bytes); });
+  forDeletedSetElems(changes, fresh, [&](const SetElem& e) { add(e.comment, e.packets, e.bytes); });
   // The first piece coming of each rule starts from that.
   size_t carried = 0;
   auto give = [&](const std::string& tag) -> Count* {

@@ -10,6 +10,22 @@
 namespace rampart::fw {
 namespace {
 
+// Where two lists of `a` and `b` entries differ: the entries before `head`
+// and the last `tail` ones are the same in both (`same(i, j)` compares entry
+// i of the first with entry j of the second); the tail never overlaps the
+// head.
+struct Stretch {
+  size_t head = 0;
+  size_t tail = 0;
+};
+template <class Same>
+Stretch changedStretch(size_t a, size_t b, Same same) {
+  Stretch s;
+  while (s.head < a && s.head < b && same(s.head, s.head)) ++s.head;
+  while (s.tail < a - s.head && s.tail < b - s.head && same(a - 1 - s.tail, b - 1 - s.tail)) ++s.tail;
+  return s;
+}
+
 // Kernel rules that belong to a policy rule, by its name.
 bool ofPolicyRule(const KernelRule& r) {
   return r.tag.kind == RuleKind::Policy || r.tag.kind == RuleKind::Cli || r.tag.kind == RuleKind::Meter;
@@ -116,10 +132,7 @@ bool overlapsOrTouches(const SetElem& a, const SetElem& b) {
 bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, Changes& out) {
   constexpr size_t kMaxDelta = 1024;
   std::vector<const Cidr*> a = membersOf(was), b = membersOf(now);
-  size_t head = 0;
-  while (head < a.size() && head < b.size() && *a[head] == *b[head]) ++head;
-  size_t tail = 0;
-  while (tail < a.size() - head && tail < b.size() - head && *a[a.size() - 1 - tail] == *b[b.size() - 1 - tail]) ++tail;
+  const auto [head, tail] = changedStretch(a.size(), b.size(), [&](size_t i, size_t j) { return *a[i] == *b[j]; });
   const size_t gone_n = a.size() - head - tail, came_n = b.size() - head - tail;
   if (gone_n + came_n > kMaxDelta) return false;
   auto rangeOf = [f](const Cidr& c) { return cidrElements({c}, f).front(); };
@@ -204,12 +217,7 @@ bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f
               const CompileOptions& options, Changes& out) {
   constexpr size_t kMaxDelta = 1024;
   if (live.interval()) return false;
-  size_t head = 0;
-  while (head < was.size() && head < now.size() && was[head] == now[head]) ++head;
-  size_t tail = 0;
-  while (tail < was.size() - head && tail < now.size() - head &&
-         was[was.size() - 1 - tail] == now[now.size() - 1 - tail])
-    ++tail;
+  const auto [head, tail] = changedStretch(was.size(), now.size(), [&](size_t i, size_t j) { return was[i] == now[j]; });
   if (was.size() + now.size() - 2 * (head + tail) > kMaxDelta) return false;
   // The addresses whose element may change: those of the stretch.
   std::vector<Bytes> touched;
@@ -284,12 +292,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   // same name that stays is kept too, if the kept ones are still in the
   // same order (a reorder is left to diff(), which keeps the longest
   // ordered run).
-  size_t head = 0;
-  while (head < was.size() && head < now.size() && stays(head, head)) ++head;
-  size_t tail = 0;
-  while (tail < was.size() - head && tail < now.size() - head &&
-         stays(was.size() - 1 - tail, now.size() - 1 - tail))
-    ++tail;
+  const auto [head, tail] = changedStretch(was.size(), now.size(), stays);
   const size_t was_end = was.size() - tail;
   const size_t now_end = now.size() - tail;
 

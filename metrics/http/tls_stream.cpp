@@ -38,25 +38,22 @@ BIO_METHOD* bioMethod(int (*read)(BIO*, char*, int), int (*write)(BIO*, const ch
 TlsStream::TlsStream(int fd, std::shared_ptr<tls::ServerContext> ctx)
     : ctx_(std::move(ctx)), fd_(fd), inbox_(new char[kInboxBytes]) {
   BIO_METHOD* method = bioMethod(bioRead, bioWrite);
-  ssl_ = method ? SSL_new(ctx_->native()) : nullptr;
+  if (method) ssl_.reset(SSL_new(ctx_->native()));
   if (!ssl_) return;
   BIO* bio = BIO_new(method);
   if (!bio) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
+    ssl_.reset();  // handshake() then fails the connection
     return;
   }
   BIO_set_data(bio, this);
-  SSL_set_bio(ssl_, bio, bio);  // the session owns the BIO (one reference for both directions)
-  SSL_set_accept_state(ssl_);
+  SSL_set_bio(ssl_.get(), bio, bio);  // the session owns the BIO (one reference for both directions)
+  SSL_set_accept_state(ssl_.get());
   // OpenSSL takes every received byte into its buffer in one BIO read
   // rather than a record header and then its body.
-  SSL_set_read_ahead(ssl_, 1);
+  SSL_set_read_ahead(ssl_.get(), 1);
 }
 
-TlsStream::~TlsStream() {
-  if (ssl_) SSL_free(ssl_);
-}
+void TlsStream::SslFree::operator()(ssl_st* ssl) const noexcept { SSL_free(ssl); }
 
 int TlsStream::bioRead(BIO* bio, char* out, int size) {
   auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
@@ -80,10 +77,10 @@ int TlsStream::bioWrite(BIO* bio, const char* data, int size) {
   return -1;
 }
 
-bool TlsStream::pending() const { return !in_.empty() || (!starved_ && ssl_ && SSL_has_pending(ssl_) == 1); }
+bool TlsStream::pending() const { return !in_.empty() || (!starved_ && ssl_ && SSL_has_pending(ssl_.get()) == 1); }
 
 Io TlsStream::fail(int ret) {
-  switch (SSL_get_error(ssl_, ret)) {
+  switch (SSL_get_error(ssl_.get(), ret)) {
     case SSL_ERROR_WANT_READ: starved_ = true; return Io::want_read;
     case SSL_ERROR_WANT_WRITE: return Io::want_write;
     case SSL_ERROR_ZERO_RETURN: return Io::closed;
@@ -98,7 +95,7 @@ Io TlsStream::fail(int ret) {
 Io TlsStream::handshake() {
   if (!ssl_) return Io::failed;
   ERR_clear_error();
-  int ret = SSL_do_handshake(ssl_);
+  int ret = SSL_do_handshake(ssl_.get());
   if (ret == 1) {
     ERR_clear_error();  // whatever a successful handshake queued (a client certificate not verified, ...)
     return Io::done;
@@ -113,7 +110,7 @@ Io TlsStream::decrypt(boost::beast::flat_buffer& out) {
     if (room == 0) return Io::done;  // the rest stays pending until the parser takes some
     auto space = out.prepare(std::min<std::size_t>(room, 16 * 1024));
     std::size_t n = 0;
-    if (SSL_read_ex(ssl_, space.data(), space.size(), &n) == 1) {
+    if (SSL_read_ex(ssl_.get(), space.data(), space.size(), &n) == 1) {
       out.commit(n);
       got = true;
       // Stop without another call (which would only report want_read) once
@@ -128,12 +125,12 @@ Io TlsStream::decrypt(boost::beast::flat_buffer& out) {
 
 Io TlsStream::write(const char* data, std::size_t size, std::size_t& n) {
   n = 0;
-  if (SSL_write_ex(ssl_, data, size, &n) == 1) return Io::done;
+  if (SSL_write_ex(ssl_.get(), data, size, &n) == 1) return Io::done;
   return fail(0);
 }
 
 Io TlsStream::shutdown() {
-  int ret = SSL_shutdown(ssl_);
+  int ret = SSL_shutdown(ssl_.get());
   if (ret == 1) return Io::done;
   if (ret == 0) return Io::want_read;  // ours is sent; the peer's is still to come
   return fail(ret);

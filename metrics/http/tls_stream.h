@@ -34,7 +34,6 @@ class TlsStream {
   // settings; the stream keeps `ctx` for its whole life (a reload does not
   // change an open connection).
   TlsStream(int fd, std::shared_ptr<tls::ServerContext> ctx);
-  ~TlsStream();
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
@@ -71,10 +70,16 @@ class TlsStream {
   static int bioWrite(bio_st* bio, const char* data, int size);
   Io fail(int ret);
 
+  // SSL_free, for the session this stream owns (OpenSSL's header stays in
+  // the .cpp).
+  struct SslFree {
+    void operator()(ssl_st* ssl) const noexcept;
+  };
+
   static constexpr std::size_t kInboxBytes = 16 * 1024;
   std::shared_ptr<tls::ServerContext> ctx_;
   int fd_;
-  ssl_st* ssl_ = nullptr;
+  std::unique_ptr<ssl_st, SslFree> ssl_;
   std::unique_ptr<char[]> inbox_;
   std::span<const char> in_;  // received and not yet taken by OpenSSL
   bool starved_ = false;      // OpenSSL asked for bytes since the last received()
