@@ -11,7 +11,8 @@ BIG=100000
 
 # Addresses and ports as bench/fw_apply.cpp makes them: host i (rule i's
 # source) is 198.18.0.0 + i, group member i is 10.128.0.0 + 2 i + 1 (no two
-# adjacent), CIDR i is the /28 at 10.0.0.0 + 32 i, port i 1024 + i % 60000.
+# adjacent), CIDR i is the /(28 + i % 4) at 10.0.0.0 + 32 i, port i
+# 1024 + i % 60000.
 rules_nft() {
   awk -v n="$1" 'BEGIN {
     print "table inet bench {"
@@ -36,7 +37,7 @@ set_nft() {
     for (i = 0; i < n; i++) {
       if (kind == "interval") {
         a = i * 32
-        printf "%s10.%d.%d.%d/28", (i ? "," : " "), int(a / 65536) % 256, int(a / 256) % 256, a % 256
+        printf "%s10.%d.%d.%d/%d", (i ? "," : " "), int(a / 65536) % 256, int(a / 256) % 256, a % 256, 28 + i % 4
       } else {
         a = 2 * i + 1
         printf "%s10.%d.%d.%d", (i ? "," : " "), 128 + int(a / 65536), int(a / 256) % 256, a % 256
@@ -118,7 +119,7 @@ for n in 10 1000 10000; do
 done
 measure "Full apply, one group of 100,000 addresses (hash set)" "<=0.5" "bench_fw_apply group hash $BIG $BENCH_RUNS" \
   "nft -f hash.nft" group hash "$BIG" "$BENCH_RUNS" -- nft_full "$work/hash.nft"
-measure "Full apply, one group of 100,000 CIDRs (interval set)" "<=0.5" "bench_fw_apply group interval $BIG $BENCH_RUNS" \
+measure "Full apply, one group of 100,000 CIDRs (rampart: hash sets by prefix length; nft: interval set)" "<=0.5" "bench_fw_apply group interval $BIG $BENCH_RUNS" \
   "nft -f interval.nft" group interval "$BIG" "$BENCH_RUNS" -- nft_full "$work/interval.nft"
 for n in 10000 10; do
   label=$(thousands "$n")
@@ -131,7 +132,7 @@ done
 measure "One address added to a 100,000-address group (hash set)" "<=5 ms" "bench_fw_apply add-element hash $BIG $BENCH_RUNS" \
   "nft add element inet bench big { 198.19.1.N }" add-element hash "$BIG" "$BENCH_RUNS" -- \
   nft_then "$work/hash.nft" add element inet bench big '{ 198.19.1.{} }'
-measure "One CIDR added to a 100,000-CIDR group (interval set)" "<=5 ms" "bench_fw_apply add-element interval $BIG $BENCH_RUNS" \
+measure "One CIDR added to a 100,000-CIDR group (rampart: hash sets by prefix length; nft: interval set)" "<=5 ms" "bench_fw_apply add-element interval $BIG $BENCH_RUNS" \
   "nft add element inet bench big { 11.0.{}.0/28 }" add-element interval "$BIG" "$BENCH_RUNS" -- \
   nft_then "$work/interval.nft" add element inet bench big '{ 11.0.{}.0/28 }'
 # One run: this one can be slow.

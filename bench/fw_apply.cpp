@@ -63,8 +63,10 @@ fw::Cidr host(uint32_t i) { return v4(kHostBase + i); }
 // range (real groups are scattered; consecutive addresses would let rampart
 // store a whole group as a few intervals).
 fw::Cidr member(uint32_t i) { return v4(kMemberBase + 2 * i + 1); }
-// CIDR i: non-adjacent /28s, so no two can be merged into one interval.
-fw::Cidr net(uint32_t i) { return v4(kNetBase + i * 32, 28); }
+// CIDR i: a /28, /29, /30 or /31 (by i % 4) at the start of the i-th block
+// of 32 addresses: four prefix lengths, as real lists have several, and
+// never two adjacent, so an interval set cannot merge any two.
+fw::Cidr net(uint32_t i) { return v4(kNetBase + i * 32, static_cast<uint8_t>(28 + i % 4)); }
 uint16_t port(uint32_t i) { return static_cast<uint16_t>(1024 + i % 60000); }
 
 fw::Rule allowRule(std::string name, uint16_t p) {

@@ -209,8 +209,22 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
 
 }  // namespace
 
-std::string groupSetName(std::string_view group, Family family) {
+std::string groupSetName(std::string_view group, Family family, std::optional<uint8_t> prefix) {
+  if (prefix) return fmt::format("g_{}_{}_{}", group, familySuffix(family), *prefix);
   return fmt::format("g_{}_{}", group, familySuffix(family));
+}
+
+std::string_view groupSetBase(std::string_view set) {
+  if (!set.starts_with("g_")) return {};
+  // An addresses' set ends in its family; a networks' set in a prefix
+  // length after it (g_<group>_v4_24), so the two cannot be taken for
+  // each other.
+  if (set.ends_with("_v4") || set.ends_with("_v6")) return set;
+  size_t digits = set.size();
+  while (digits > 0 && set[digits - 1] >= '0' && set[digits - 1] <= '9') --digits;
+  std::string_view base = set.substr(0, digits);
+  if (digits == set.size() || (!base.ends_with("_v4_") && !base.ends_with("_v6_"))) return {};
+  return base.substr(0, base.size() - 1);
 }
 
 uint32_t hashSetSize(size_t elements) {
@@ -219,29 +233,37 @@ uint32_t hashSetSize(size_t elements) {
   return static_cast<uint32_t>(std::bit_ceil(2 * elements));
 }
 
-Set groupSet(const Group& g, Family f) {
-  Set s;
-  s.name = groupSetName(g.name, f);
-  s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
-  s.key_len = static_cast<uint32_t>(addrLen(f));
-  std::vector<Cidr> cidrs;
-  for (const auto* list : {&g.cidrs, &g.resolved})
-    for (const Cidr& c : *list)
-      if (c.family == f) cidrs.push_back(c);
-  if (!std::ranges::all_of(cidrs, &Cidr::isHost)) {
-    s.flags = NFT_SET_INTERVAL;
-    s.elems = cidrElements(cidrs, f);
-    return s;
+std::vector<GroupPart> groupSets(const Group& g, Family f) {
+  const auto key_len = static_cast<uint32_t>(addrLen(f));
+  const auto full = static_cast<uint8_t>(key_len * 8);
+  // Members by prefix length, longest first; each as its network address.
+  std::map<uint8_t, std::vector<SetElem>, std::greater<>> by_prefix;
+  by_prefix[full];
+  for (const auto* list : {&g.cidrs, &g.resolved}) {
+    for (const Cidr& c : *list) {
+      if (c.family != f) continue;
+      Bytes key(c.addr.begin(), c.addr.begin() + key_len);
+      const Bytes mask = expr::prefixMask(f, c.prefix);
+      for (size_t i = 0; i < key_len; ++i) key[i] &= mask[i];
+      by_prefix[c.prefix].push_back(SetElem::of(std::move(key)));
+    }
   }
-  // Only addresses: a hash set, which the kernel changes and looks up in
-  // constant time (an interval set is a tree the kernel walks on commit).
-  s.flags = 0;
-  s.elems.reserve(cidrs.size());
-  for (const Cidr& c : cidrs) s.elems.push_back(SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + s.key_len)));
-  std::ranges::sort(s.elems);
-  s.elems.erase(std::unique(s.elems.begin(), s.elems.end()), s.elems.end());
-  s.size = hashSetSize(s.elems.size());
-  return s;
+  std::vector<GroupPart> out;
+  out.reserve(by_prefix.size());
+  for (auto& [prefix, elems] : by_prefix) {
+    GroupPart part;
+    part.prefix = prefix;
+    Set& s = part.set;
+    s.name = groupSetName(g.name, f, prefix == full ? std::nullopt : std::optional(prefix));
+    s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
+    s.key_len = key_len;
+    s.elems = std::move(elems);
+    std::ranges::sort(s.elems);
+    s.elems.erase(std::unique(s.elems.begin(), s.elems.end()), s.elems.end());
+    s.size = hashSetSize(s.elems.size());
+    out.push_back(std::move(part));
+  }
+  return out;
 }
 
 namespace {
@@ -274,13 +296,20 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
       out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIn(f, name))});
     }
     for (const std::string& group : rule.from_groups) {
-      // Both families always get a set and a rule, so a group gaining its
-      // first IPv6 address is an element update, not a rule change.
-      std::string name = groupSetName(group, f);
-      if (const Group* g = policy.findGroup(group)) b.sets[name] = groupSet(*g, f);
-      else b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
-                 static_cast<uint32_t>(addrLen(f)), NFT_SET_INTERVAL);
-      out.push_back(SourceMatch{f, cat(expr::nfproto(f), expr::saddrIn(f, name))});
+      // Both families always get the addresses' set and its rule, so a
+      // group gaining its first IPv6 address is an element update, not a
+      // rule change. Each prefix length of its networks adds a set and a
+      // rule.
+      const Group* g = policy.findGroup(group);
+      Group unknown;
+      unknown.name = group;
+      for (GroupPart& part : groupSets(g ? *g : unknown, f)) {
+        std::string name = part.set.name;
+        Exprs match = part.set.key_len * 8 == part.prefix ? expr::saddrIn(f, name)
+                                                          : expr::saddrMaskedIn(f, part.prefix, name);
+        out.push_back(SourceMatch{f, cat(expr::nfproto(f), std::move(match))});
+        b.sets[name] = std::move(part.set);
+      }
     }
   }
   return out;

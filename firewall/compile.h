@@ -68,17 +68,31 @@ std::optional<SetElem> banHostElement(const Ban& ban, const CompileOptions& opti
 // Of two elements for the same address, whether `a` lives longer than `b`
 // (a permanent one outlives any other): the one a ban set keeps.
 bool outlives(const SetElem& a, const SetElem& b);
-// A group's set for one family (literal and resolved members): a hash set
-// while the members are single addresses, an interval set once one is a
-// network.
-Set groupSet(const Group& group, Family family);
+// A group's sets for one family (literal and resolved members), all hash
+// sets, so one member more or less is one element, whatever the group's
+// size (an interval set is a tree the kernel walks whole on every commit):
+// the addresses in g_<group>_v4, and the networks by prefix length, the
+// /24s as network addresses in g_<group>_v4_24. A rule looks the source up
+// in each, masked to the set's prefix length: one hash lookup per length
+// the group has. The addresses' set comes first and always exists (a group
+// gaining its first member of a family is an element change), the
+// networks' sets follow, longest prefix first.
+struct GroupPart {
+  uint8_t prefix = 32;  // 32 / 128: the addresses' set
+  Set set;
+};
+std::vector<GroupPart> groupSets(const Group& group, Family family);
 // The size a group's hash set is created with: 0 (no limit) below 4,096
 // elements, else twice the elements rounded up to a power of two. The
 // kernel sizes its hash table from it once instead of growing it step by
 // step while 100,000 elements go in (half the time of such an apply); it is
 // also a limit, so a group that outgrows it gets a new set.
 uint32_t hashSetSize(size_t elements);
-std::string groupSetName(std::string_view group, Family family);  // g_<group>_v4
+// g_<group>_v4, and g_<group>_v4_<prefix> for a set of networks.
+std::string groupSetName(std::string_view group, Family family, std::optional<uint8_t> prefix = std::nullopt);
+// The name of the addresses' set of the group a set belongs to: itself for
+// g_<group>_v4, g_<group>_v4 for g_<group>_v4_24; empty for other sets.
+std::string_view groupSetBase(std::string_view set);
 // Every set a rule may own (s_, p_, meter_): no other rule uses them.
 std::vector<std::string> ownedSetNames(std::string_view rule);
 

@@ -113,14 +113,7 @@ Exprs saddrIs(const Cidr& c) {
   Exprs out = saddrLoad(c.family);
   size_t len = c.family == Family::V4 ? 4 : 16;
   Bytes addr(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
-  if (!c.isHost()) {
-    Bytes mask(len, 0);
-    for (size_t i = 0; i < len; ++i) {
-      int bits = std::clamp(static_cast<int>(c.prefix) - static_cast<int>(i * 8), 0, 8);
-      mask[i] = static_cast<uint8_t>(0xff00 >> bits);
-    }
-    out.push_back(bitwise(std::move(mask)));
-  }
+  if (!c.isHost()) out.push_back(bitwise(prefixMask(c.family, c.prefix)));
   out.push_back(cmp(NFT_CMP_EQ, std::move(addr)));
   return out;
 }
@@ -128,6 +121,24 @@ Exprs saddrIs(const Cidr& c) {
 // ip saddr @set / ip6 saddr @set
 Exprs saddrIn(Family f, std::string_view set) {
   Exprs out = saddrLoad(f);
+  out.push_back(lookup(set));
+  return out;
+}
+
+Bytes prefixMask(Family f, uint8_t prefix) {
+  const size_t len = f == Family::V4 ? 4 : 16;
+  Bytes mask(len, 0);
+  for (size_t i = 0; i < len; ++i) {
+    int bits = std::clamp(static_cast<int>(prefix) - static_cast<int>(i * 8), 0, 8);
+    mask[i] = static_cast<uint8_t>(0xff00 >> bits);
+  }
+  return mask;
+}
+
+// ip saddr & 255.255.255.0 @set / ip6 saddr & ffff:ffff:ffff:ffff:: @set
+Exprs saddrMaskedIn(Family f, uint8_t prefix, std::string_view set) {
+  Exprs out = saddrLoad(f);
+  out.push_back(bitwise(prefixMask(f, prefix)));
   out.push_back(lookup(set));
   return out;
 }

@@ -38,6 +38,10 @@ Exprs l4protoIs(uint8_t proto);                // meta l4proto tcp
 Exprs iifLoopback();                           // iif "lo"
 Exprs saddrIs(const Cidr& c);                  // ip saddr 10.0.0.0/8 (ip6 saddr ...)
 Exprs saddrIn(Family f, std::string_view set); // ip saddr @set
+// ip saddr & 255.255.255.0 @set (the source's network of this prefix length)
+Exprs saddrMaskedIn(Family f, uint8_t prefix, std::string_view set);
+// The netmask of a prefix length: 24 -> ff ff ff 00 (16 bytes for IPv6).
+Bytes prefixMask(Family f, uint8_t prefix);
 Exprs dportIs(PortRange r);                    // th dport 443 / th dport 8000-8100
 Exprs dportIn(std::string_view set);           // th dport @set
 Exprs icmpTypeIn(Family f, std::string_view set);  // icmp type @set / icmpv6 type @set

@@ -1,11 +1,14 @@
 #include "firewall/incremental.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <span>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "firewall/expr.h"
 
 namespace rampart::fw {
 namespace {
@@ -115,95 +118,103 @@ std::vector<const Cidr*> membersOf(const Group& g) {
   return out;
 }
 
-bool overlapsOrTouches(const SetElem& a, const SetElem& b) {
-  // Half-open [key, key_end), an empty key_end reaching the top: they merge
-  // in compile() when one starts at or before the other's end.
-  bool a_before_b_end = b.key_end.empty() || a.key <= b.key_end;
-  bool b_before_a_end = a.key_end.empty() || b.key <= a.key_end;
-  return a_before_b_end && b_before_a_end;
-}
+// The sets a live table holds for each group and family, by the name of
+// the addresses' set (groupSetBase).
+class LiveGroupSets {
+ public:
+  explicit LiveGroupSets(const Ruleset& live) {
+    for (const Set& s : live.sets)
+      if (std::string_view base = groupSetBase(s.name); !base.empty()) sets_[base].push_back(s.name);
+    for (auto& [base, names] : sets_) std::ranges::sort(names);
+  }
+  // Sorted; empty when no rule uses the group.
+  const std::vector<std::string_view>& of(std::string_view base) const {
+    static const std::vector<std::string_view> kNone;
+    auto it = sets_.find(base);
+    return it == sets_.end() ? kNone : it->second;
+  }
 
-// The element changes of one family's set of a group that gained or lost a
-// few members, found without rebuilding the set: the members differ only
-// in one stretch of the list, every added member is a range touching no
-// element, and every removed member is an element of its own that no
-// remaining member overlaps. False when that does not hold: then the set
-// is compiled again.
-bool groupDelta(const Group& was, const Group& now, Family f, const Set& live, Changes& out) {
+ private:
+  std::unordered_map<std::string_view, std::vector<std::string_view>> sets_;
+};
+
+// The element changes of one family's sets of a group that gained or lost
+// a few members, found without rebuilding its sets: the members differ
+// only in one stretch of the list, and the group keeps the prefix lengths
+// it has, each in a set of the same size (so its rules stay). A removed
+// member's element goes unless another member is the same network. False
+// when that does not hold: then the sets are compiled again.
+bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& live, Changes& out) {
   constexpr size_t kMaxDelta = 1024;
   std::vector<const Cidr*> a = membersOf(was), b = membersOf(now);
   const auto [head, tail] = changedStretch(a.size(), b.size(), [&](size_t i, size_t j) { return *a[i] == *b[j]; });
   const size_t gone_n = a.size() - head - tail, came_n = b.size() - head - tail;
   if (gone_n + came_n > kMaxDelta) return false;
-  auto rangeOf = [f](const Cidr& c) { return cidrElements({c}, f).front(); };
-  if (!live.interval()) {
-    // A hash set of addresses: an added address is a new key, a removed one
-    // goes unless another member is the same address.
-    auto keyOf = [&live](const Cidr& c) { return SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + live.key_len)); };
+  const size_t key_len = f == Family::V4 ? 4 : 16;
+  const auto full = static_cast<uint8_t>(key_len * 8);
+  auto keyOf = [&](const Cidr& c) {
+    SetElem e = SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(key_len)));
+    const Bytes mask = expr::prefixMask(f, c.prefix);
+    for (size_t i = 0; i < key_len; ++i) e.key[i] &= mask[i];
+    return e;
+  };
+  struct Delta {
+    const Set* live = nullptr;
     std::vector<SetElem> adds, dels;
-    for (size_t i = head; i < b.size() - tail; ++i) {
-      if (b[i]->family != f) continue;
-      if (!b[i]->isHost()) return false;  // a network: the set becomes an interval set
-      adds.push_back(keyOf(*b[i]));
+  };
+  std::map<uint8_t, Delta> by_prefix;
+  auto deltaOf = [&](const Cidr& c) -> Delta* {
+    Delta& d = by_prefix[c.prefix];
+    if (d.live == nullptr) {
+      d.live = live.findSet(groupSetName(now.name, f, c.prefix == full ? std::nullopt : std::optional(c.prefix)));
+      if (d.live == nullptr || d.live->interval()) return nullptr;  // a new prefix length: new rules
     }
-    for (size_t i = head; i < a.size() - tail; ++i)
-      if (a[i]->family == f) dels.push_back(keyOf(*a[i]));
-    std::ranges::sort(adds);
-    adds.erase(std::unique(adds.begin(), adds.end()), adds.end());
-    std::ranges::sort(dels);
-    dels.erase(std::unique(dels.begin(), dels.end()), dels.end());
-    if (!dels.empty()) {
-      // Compared as bytes: no key is built per member of a 100,000-member group.
-      auto less = [](const SetElem& e, std::span<const uint8_t> key) {
-        return std::ranges::lexicographical_compare(e.key, key);
-      };
-      for (const Cidr* c : b) {
-        if (c->family != f) continue;
-        std::span<const uint8_t> key(c->addr.data(), live.key_len);
-        auto at = std::lower_bound(dels.begin(), dels.end(), key, less);
-        if (at != dels.end() && std::ranges::equal(at->key, key)) dels.erase(at);  // still a member
-      }
-    }
-    std::erase_if(adds, [&](const SetElem& e) { return std::ranges::binary_search(live.elems, e); });
-    if (hashSetSize(live.elems.size() + adds.size() - dels.size()) != live.size) return false;  // resized
-    addElementChanges(live, std::move(adds), std::move(dels), out);
-    return true;
-  }
-
-  // An interval set whose last network goes becomes a hash set.
-  bool network_gone = false;
-  for (size_t i = head; i < a.size() - tail; ++i) network_gone |= a[i]->family == f && !a[i]->isHost();
-  if (network_gone && std::ranges::none_of(b, [f](const Cidr* c) { return c->family == f && !c->isHost(); }))
-    return false;
-  std::vector<SetElem> adds, dels;
+    return &d;
+  };
   for (size_t i = head; i < b.size() - tail; ++i) {
     if (b[i]->family != f) continue;
-    SetElem e = rangeOf(*b[i]);
-    auto at = std::ranges::lower_bound(live.elems, e);
-    if (at != live.elems.end() && overlapsOrTouches(*at, e)) return false;
-    if (at != live.elems.begin() && overlapsOrTouches(*std::prev(at), e)) return false;
-    adds.push_back(std::move(e));
+    Delta* d = deltaOf(*b[i]);
+    if (d == nullptr) return false;
+    d->adds.push_back(keyOf(*b[i]));
   }
-  std::ranges::sort(adds);
-  for (size_t k = 1; k < adds.size(); ++k)
-    if (overlapsOrTouches(adds[k - 1], adds[k])) return false;
   for (size_t i = head; i < a.size() - tail; ++i) {
     if (a[i]->family != f) continue;
-    SetElem e = rangeOf(*a[i]);
-    if (!std::ranges::binary_search(live.elems, e)) return false;  // merged with others
-    dels.push_back(std::move(e));
+    Delta* d = deltaOf(*a[i]);
+    if (d == nullptr) return false;
+    d->dels.push_back(keyOf(*a[i]));
   }
-  if (!dels.empty()) {
-    // A remaining member inside a removed range keeps part of it.
-    for (const Cidr* c : b) {
-      if (c->family != f) continue;
-      SetElem e = rangeOf(*c);
-      for (const SetElem& d : dels)
-        if (overlapsOrTouches(d, e) && !(e.key == d.key_end || d.key == e.key_end)) return false;
+  for (auto& [prefix, d] : by_prefix) {
+    for (auto* list : {&d.adds, &d.dels}) {
+      std::ranges::sort(*list);
+      list->erase(std::unique(list->begin(), list->end()), list->end());
     }
   }
-  std::ranges::sort(dels);
-  addElementChanges(live, std::move(adds), std::move(dels), out);
+  if (std::ranges::any_of(by_prefix, [](const auto& p) { return !p.second.dels.empty(); })) {
+    // A removed network stays while another member is the same network.
+    // Compared as bytes: no element is built per member of a large group.
+    auto less = [](const SetElem& e, std::span<const uint8_t> key) {
+      return std::ranges::lexicographical_compare(e.key, key);
+    };
+    std::array<uint8_t, 16> key{};
+    for (const Cidr* c : b) {
+      if (c->family != f) continue;
+      auto it = by_prefix.find(c->prefix);
+      if (it == by_prefix.end() || it->second.dels.empty()) continue;
+      std::vector<SetElem>& dels = it->second.dels;
+      const Bytes mask = expr::prefixMask(f, c->prefix);
+      for (size_t i = 0; i < key_len; ++i) key[i] = c->addr[i] & mask[i];
+      std::span<const uint8_t> k(key.data(), key_len);
+      auto at = std::lower_bound(dels.begin(), dels.end(), k, less);
+      if (at != dels.end() && std::ranges::equal(at->key, k)) dels.erase(at);
+    }
+  }
+  for (auto& [prefix, d] : by_prefix) {
+    std::erase_if(d.adds, [&](const SetElem& e) { return std::ranges::binary_search(d.live->elems, e); });
+    const size_t n = d.live->elems.size() + d.adds.size() - d.dels.size();
+    if (n == 0 && prefix != full) return false;              // the length's last network went: its set and rules go
+    if (hashSetSize(n) != d.live->size) return false;        // resized: a new set
+  }
+  for (auto& [prefix, d] : by_prefix) addElementChanges(*d.live, std::move(d.adds), std::move(d.dels), out);
   return true;
 }
 
@@ -328,6 +339,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   }
 
   Changes out;
+  const LiveGroupSets live_groups(live);
   std::map<std::string, Set> want;                    // sets as they must be
   std::map<std::string, Set> run_adds, run_dels;      // element changes of tables that stay
   std::vector<std::string> maybe_unused;              // sets that may have lost their last user
@@ -343,7 +355,8 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       gone_rules.insert(was[i].name);
       for (std::string& name : ownedSetNames(was[i].name)) maybe_unused.push_back(std::move(name));
       for (const std::string& group : was[i].from_groups)
-        for (Family f : {Family::V4, Family::V6}) maybe_unused.push_back(groupSetName(group, f));
+        for (Family f : {Family::V4, Family::V6})
+          for (std::string_view name : live_groups.of(groupSetName(group, f))) maybe_unused.emplace_back(name);
     } else if (!common.contains(run->name)) {
       for (std::string& name : runSetNames(*run)) gone_tables.insert(std::move(name));
     } else {
@@ -466,16 +479,27 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       continue;
     }
     for (Family f : {Family::V4, Family::V6}) {
-      std::string name = groupSetName(g.name, f);
-      const Set* l = live.findSet(name);
-      if (want.contains(name) || l == nullptr) continue;
-      if (it != old_groups.end() && groupDelta(*it->second, g, f, *l, out)) continue;
-      want.emplace(name, groupSet(g, f));
+      const std::string base = groupSetName(g.name, f);
+      const std::vector<std::string_view>& have = live_groups.of(base);
+      if (have.empty()) continue;  // no rule uses the group
+      if (it != old_groups.end() && !want.contains(base) && groupDelta(*it->second, g, f, live, out)) continue;
+      // Its sets compiled again. Another set of prefix lengths would change
+      // the rules that use the group, which this path does not do.
+      std::vector<GroupPart> parts = groupSets(g, f);
+      std::vector<std::string_view> names;
+      for (const GroupPart& part : parts) names.push_back(part.set.name);
+      std::ranges::sort(names);
+      if (!std::ranges::equal(names, have)) return std::nullopt;
+      for (GroupPart& part : parts) {
+        std::string name = part.set.name;
+        want.try_emplace(std::move(name), std::move(part.set));
+      }
     }
   }
   for (const Group& g : policy.groups) old_groups.erase(g.name);
   for (const auto& [name, g] : old_groups)  // groups no longer in the policy
-    for (Family f : {Family::V4, Family::V6}) maybe_unused.push_back(groupSetName(name, f));
+    for (Family f : {Family::V4, Family::V6})
+      for (std::string_view set : live_groups.of(groupSetName(name, f))) maybe_unused.emplace_back(set);
 
   const bool expired =
       std::ranges::any_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= options.now; });
@@ -520,14 +544,14 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
   maybe_unused.erase(std::unique(maybe_unused.begin(), maybe_unused.end()), maybe_unused.end());
   for (const std::string& name : maybe_unused) {
     if (want.contains(name) || live.findSet(name) == nullptr) continue;
-    if (name.starts_with("g_")) {
+    if (std::string_view base = groupSetBase(name); !base.empty()) {
       if (!used_groups) {
         used_groups.emplace();
         for (const Rule& r : now)
           for (const std::string& group : r.from_groups)
             for (Family f : {Family::V4, Family::V6}) used_groups->insert(groupSetName(group, f));
       }
-      if (used_groups->contains(name)) continue;
+      if (used_groups->contains(std::string(base))) continue;
     }
     out.delete_sets.push_back(name);
   }

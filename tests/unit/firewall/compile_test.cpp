@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -52,18 +53,44 @@ TEST_CASE("fw compile: the default policy", "[compile]") {
   checkGolden("default", compiled(defaultPolicy(9100)));
 }
 
-TEST_CASE("fw compile: group sources become one set per family", "[compile]") {
+TEST_CASE("fw compile: group sources become hash sets by prefix length", "[compile]") {
   Policy p = base();
-  p.groups.push_back(group("app", {"10.1.0.0/16", "10.2.0.5", "10.1.5.0/24", "fd00::/8"}));
+  p.groups.push_back(group("app", {"10.1.0.0/16", "10.2.0.5", "10.1.5.0/24", "fd00::/8", "10.3.0.0/16"}));
   Rule db = allow("db", {"5432/tcp"});
   db.from_groups = {"app"};
   p.rules.push_back(db);
   Ruleset rs = compile(p, {}, {"rampart", kNow});
-  const Set* v4 = rs.findSet("g_app_v4");
-  REQUIRE(v4 != nullptr);
-  CHECK(v4->elems.size() == 2);  // 10.1.5.0/24 lies inside 10.1.0.0/16
+  // Addresses in g_app_v4, networks by prefix length as network addresses:
+  // one element per member (a /24 inside a /16 stays its own key).
+  const Set* hosts = rs.findSet("g_app_v4");
+  const Set* nets16 = rs.findSet("g_app_v4_16");
+  const Set* nets24 = rs.findSet("g_app_v4_24");
+  REQUIRE(hosts != nullptr);
+  REQUIRE(nets16 != nullptr);
+  REQUIRE(nets24 != nullptr);
+  CHECK(hosts->elems.size() == 1);
+  CHECK(nets16->elems.size() == 2);
+  CHECK(nets24->elems.size() == 1);
+  for (const Set* s : {hosts, nets16, nets24}) CHECK_FALSE(s->interval());
+  // The IPv6 addresses' set exists though the group has none: a first one
+  // is an element change.
   REQUIRE(rs.findSet("g_app_v6") != nullptr);
+  CHECK(rs.findSet("g_app_v6")->elems.empty());
+  REQUIRE(rs.findSet("g_app_v6_8") != nullptr);
+  // One kernel rule per set, each with the rule's tag: 3 for IPv4, 2 for IPv6.
+  CHECK(std::ranges::count(rs.rules, RuleTag{RuleKind::Policy, "db"}, &KernelRule::tag) == 5);
   checkGolden("groups", render(rs));
+}
+
+TEST_CASE("fw compile: group set names map back to their group's addresses set", "[compile]") {
+  CHECK(groupSetBase("g_app_v4") == "g_app_v4");
+  CHECK(groupSetBase("g_app_v4_24") == "g_app_v4");
+  CHECK(groupSetBase("g_app_v6_128") == "g_app_v6");
+  CHECK(groupSetBase("g_a_v4_v4") == "g_a_v4_v4");     // group "a_v4"
+  CHECK(groupSetBase("g_a_v4_v4_8") == "g_a_v4_v4");
+  CHECK(groupSetBase("g_x_24") == "");                // no family before the length
+  CHECK(groupSetBase("s_db_v4") == "");
+  CHECK(groupSetBase("bans_v4") == "");
 }
 
 TEST_CASE("fw compile: several ports become one set lookup", "[compile]") {

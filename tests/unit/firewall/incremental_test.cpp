@@ -292,6 +292,63 @@ TEST_CASE("fw incremental: a large group of addresses keeps its sized set until 
   CHECK_FALSE(checkIncremental(below, {}, at, {}));
 }
 
+TEST_CASE("fw incremental: a network more or less in a large group is one element of its length's set", "[incremental]") {
+  // 8,000 networks of four lengths (/28../31), and two IPv6 /48s.
+  Policy big = basePolicy(16, 0);
+  big.groups[0].cidrs.clear();
+  for (uint32_t i = 0; i < 8000; ++i)
+    big.groups[0].cidrs.push_back(cidr(fmt::format("10.{}.{}.{}/{}", 100 + i / 2048, (i / 8) % 256, (i % 8) * 32, 28 + i % 4)));
+  big.groups[0].cidrs.push_back(cidr("2001:db8:1::/48"));
+  big.groups[0].cidrs.push_back(cidr("2001:db8:2::/48"));
+  Ruleset rs = compile(big, {}, kOptions);
+  for (int len : {28, 29, 30, 31}) {
+    const Set* s = rs.findSet(fmt::format("g_app_v4_{}", len));
+    REQUIRE(s != nullptr);
+    CHECK(s->elems.size() == 2000);
+  }
+  auto onlyElements = [&](const Policy& now, size_t adds, size_t dels) {
+    REQUIRE(checkIncremental(big, {}, now, {}));
+    Ruleset live = withHandles(rs);
+    auto changes = diffIncremental(big, {}, now, {}, live, kOptions);
+    REQUIRE(changes);
+    CHECK(changes->add_rules.empty());
+    CHECK(changes->delete_rules.empty());
+    CHECK(changes->add_sets.empty());
+    CHECK(changes->delete_sets.empty());
+    size_t added = 0, deleted = 0;
+    for (const Set& s : changes->add_elems) added += s.elems.size();
+    for (const Set& s : changes->delete_elems) deleted += s.elems.size();
+    CHECK(added == adds);
+    CHECK(deleted == dels);
+  };
+  Policy plus = big;
+  plus.groups[0].cidrs.push_back(cidr("10.99.0.0/29"));
+  onlyElements(plus, 1, 0);
+  Policy minus = big;
+  minus.groups[0].cidrs.erase(minus.groups[0].cidrs.begin() + 4001);
+  onlyElements(minus, 0, 1);
+  // A network inside another one is an element of its own length's set;
+  // removing one of two copies of a network changes nothing.
+  Policy inside = big;
+  inside.groups[0].cidrs.push_back(cidr("10.100.0.0/29"));
+  inside.groups[0].cidrs.push_back(cidr("2001:db8:3::/48"));
+  onlyElements(inside, 2, 0);
+  Policy twice = big;
+  twice.groups[0].cidrs.push_back(twice.groups[0].cidrs[7]);
+  Policy once = twice;
+  once.groups[0].cidrs.pop_back();
+  REQUIRE(checkIncremental(twice, {}, once, {}));
+  // A length the group did not have changes the rules that use it (a set
+  // and a rule more each): left to compile() and diff().
+  Policy longer = big;
+  longer.groups[0].cidrs.push_back(cidr("10.200.0.0/20"));
+  CHECK_FALSE(checkIncremental(big, {}, longer, {}));
+  // And back: the length's last network goes with its set and rules.
+  CHECK_FALSE(checkIncremental(longer, {}, big, {}));
+  Ruleset want = compile(longer, {}, kOptions);
+  CHECK(want.findSet("g_app_v4_20") != nullptr);
+}
+
 TEST_CASE("fw incremental: bans added, removed and renewed are element changes that match compile()", "[incremental]") {
   using std::chrono::minutes;
   const auto now = kOptions.now;
