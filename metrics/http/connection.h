@@ -20,7 +20,6 @@
 #pragma once
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -228,19 +227,15 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   // ---- writing
 
   // The response goes out as one buffer: one stream write, so the header
-  // does not take a TLS record and a TCP segment of its own. A response
-  // larger than one record (16 KiB) is several sends: TCP_CORK holds them
-  // until the last, so the client gets one segment and one wakeup per
-  // response. One send is one segment anyway, and corking it would cost two
-  // more system calls per request.
+  // does not take a TLS record and a TCP segment of its own, and the
+  // client gets one segment and one wakeup per response (the TLS stream
+  // sends a write's records together).
   void write(const Response& res) {
     keep_alive_ = res.keep_alive();
     wire_.clear();
     appendWire(res, wire_);
     written_ = 0;
     write_deadline_set_ = false;
-    corked_ = wire_.size() > kOneSendBytes;
-    if (corked_) setCork(true);
     writeSome();
   }
 
@@ -262,7 +257,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
 
   void written() {
-    if (corked_) setCork(false);
     if (wire_.capacity() > kKeptWireBytes) std::string().swap(wire_);
     if (drain_) return drainThenClose();
     if (!keep_alive_) {
@@ -294,11 +288,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
     out += "\r\n";
     out += res.body();
-  }
-
-  void setCork(bool on) {
-    int value = on ? 1 : 0;
-    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
   // ---- ending
@@ -356,7 +345,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   std::string wire_;  // the response being written
   std::size_t written_ = 0;
   bool write_deadline_set_ = false;
-  bool corked_ = false;
   bool keep_alive_ = true;
   bool first_ = true;
   bool drain_ = false;
@@ -365,7 +353,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   std::size_t shutdown_reads_ = 0;
   static constexpr std::size_t kDrainChunk = 16384;
   static constexpr std::size_t kMaxDrain = 1 << 20;
-  static constexpr std::size_t kOneSendBytes = 16 * 1024;
   // A connection keeps its write buffer between responses up to this size.
   static constexpr std::size_t kKeptWireBytes = 256 * 1024;
 };

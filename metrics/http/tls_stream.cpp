@@ -71,6 +71,10 @@ int TlsStream::bioRead(BIO* bio, char* out, int size) {
 int TlsStream::bioWrite(BIO* bio, const char* data, int size) {
   auto* self = static_cast<TlsStream*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  if (self->gathering_) {
+    self->outbox_.append(data, static_cast<std::size_t>(std::max(size, 0)));
+    return size;
+  }
   ssize_t n = ::send(self->fd_, data, static_cast<std::size_t>(std::max(size, 0)), MSG_NOSIGNAL);
   if (n >= 0) return static_cast<int>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
@@ -125,8 +129,40 @@ Io TlsStream::decrypt(boost::beast::flat_buffer& out) {
 
 Io TlsStream::write(const char* data, std::size_t size, std::size_t& n) {
   n = 0;
-  if (SSL_write_ex(ssl_.get(), data, size, &n) == 1) return Io::done;
-  return fail(0);
+  if (outbox_.empty()) {
+    // Every record of this write() into the outbox, then one send: the
+    // gathering BIO never asks to retry, so OpenSSL takes all of it or fails.
+    gathering_ = true;
+    std::size_t taken = 0;
+    const int ok = SSL_write_ex(ssl_.get(), data, std::min(size, kMaxWrite), &taken);
+    gathering_ = false;
+    if (ok != 1) {
+      outbox_.clear();
+      return fail(0);
+    }
+    outbox_plain_ = taken;
+  }
+  if (Io io = sendOutbox(); io != Io::done) return io;
+  n = outbox_plain_;
+  outbox_plain_ = 0;
+  outbox_sent_ = 0;
+  if (outbox_.capacity() > kKeptOutboxBytes) std::string().swap(outbox_);
+  else outbox_.clear();
+  return Io::done;
+}
+
+Io TlsStream::sendOutbox() {
+  while (outbox_sent_ < outbox_.size()) {
+    ssize_t w = ::send(fd_, outbox_.data() + outbox_sent_, outbox_.size() - outbox_sent_, MSG_NOSIGNAL);
+    if (w >= 0) {
+      outbox_sent_ += static_cast<std::size_t>(w);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return Io::want_write;
+    } else if (errno != EINTR) {
+      return Io::failed;
+    }
+  }
+  return Io::done;
 }
 
 Io TlsStream::shutdown() {

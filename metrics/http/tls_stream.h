@@ -1,14 +1,16 @@
 // TLS for one connection of the HTTPS endpoint, driven step by step by
 // metrics/http/connection.h: OpenSSL reads the bytes the connection received
-// from its socket (feed) and writes its records straight to the socket with
-// send(2). A keep-alive request costs the socket's own reads and one send:
-// no BIO pair between OpenSSL and the socket, no second copy of the
-// response, no state machine of asynchronous steps per record.
+// from its socket (feed), and the records of one write() go to the socket in
+// one send(2). A keep-alive request costs the socket's own reads and one
+// send, also when its response takes several records: no BIO pair between
+// OpenSSL and the socket, no state machine of asynchronous steps per record,
+// no TCP_CORK around a response.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 
 #include <boost/beast/core/flat_buffer.hpp>
 
@@ -58,8 +60,10 @@ class TlsStream {
   // some plaintext was added; want_read when a whole record is still to come.
   Io decrypt(boost::beast::flat_buffer& out);
 
-  // Writes from `data` and sets `n` to the bytes taken. After want_write the
-  // next call must pass the same bytes again (OpenSSL's rule).
+  // Writes from `data` (up to kMaxWrite bytes a call) and sets `n` to the
+  // bytes taken, done once their records are all sent. After want_write the
+  // next call must pass the same bytes again: it first sends the rest of
+  // the records already made of them.
   Io write(const char* data, std::size_t size, std::size_t& n);
   // Sends close_notify (done once the peer's has been read too; want_read
   // while it is still to come).
@@ -69,6 +73,7 @@ class TlsStream {
   static int bioRead(bio_st* bio, char* out, int size);
   static int bioWrite(bio_st* bio, const char* data, int size);
   Io fail(int ret);
+  Io sendOutbox();
 
   // SSL_free, for the session this stream owns (OpenSSL's header stays in
   // the .cpp).
@@ -83,6 +88,16 @@ class TlsStream {
   std::unique_ptr<char[]> inbox_;
   std::span<const char> in_;  // received and not yet taken by OpenSSL
   bool starved_ = false;      // OpenSSL asked for bytes since the last received()
+  // The records of one write(), sent together; while gathering, OpenSSL's
+  // writes land here instead of the socket.
+  std::string outbox_;
+  std::size_t outbox_sent_ = 0;
+  std::size_t outbox_plain_ = 0;  // the plaintext bytes those records carry
+  bool gathering_ = false;
+
+ public:
+  static constexpr std::size_t kMaxWrite = 64 * 1024;    // 4 records
+  static constexpr std::size_t kKeptOutboxBytes = 32 * 1024;
 };
 
 }  // namespace rampart::metrics::http
