@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
 #include <map>
 #include <span>
 
@@ -78,10 +79,23 @@ int64_t epochMs(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-std::string banSetName(Family f) { return fmt::format("bans_{}", familySuffix(f)); }
+std::string banSetName(Family f, std::optional<uint8_t> prefix) {
+  if (prefix) return fmt::format("bans_{}_{}", familySuffix(f), *prefix);
+  return fmt::format("bans_{}", familySuffix(f));
+}
 
-std::optional<SetElem> banHostElement(const Ban& ban, const CompileOptions& options) {
-  SetElem e = SetElem::of(Bytes(ban.cidr.addr.begin(), ban.cidr.addr.begin() + addrLen(ban.cidr.family)));
+Bytes networkKey(const Cidr& c) {
+  const size_t len = addrLen(c.family);
+  Bytes key(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
+  if (!c.isHost()) {
+    const Bytes mask = expr::prefixMask(c.family, c.prefix);
+    for (size_t i = 0; i < len; ++i) key[i] &= mask[i];
+  }
+  return key;
+}
+
+std::optional<SetElem> banElement(const Ban& ban, const CompileOptions& options) {
+  SetElem e = SetElem::of(networkKey(ban.cidr));
   if (ban.expires) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - options.now);
     if (left.count() <= 0) return std::nullopt;
@@ -98,86 +112,73 @@ bool outlives(const SetElem& a, const SetElem& b) {
 
 namespace {
 
-// The ban set of one family. While every ban is a single address it is a
-// hash set, one element per ban with its own timeout (the kernel adds
-// 100,000 of those several times faster than tree elements). Once a ban is
-// a network, it is an interval set: bans are merged into ranges, and a
-// merged range lives as long as the longest ban in it (permanent wins).
-Set banSet(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
-  Set s;
-  s.name = banSetName(f);
-  s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
-  s.key_len = static_cast<uint32_t>(addrLen(f));
-  const bool hosts =
-      std::ranges::all_of(bans, [f](const Ban& b) { return b.cidr.family != f || b.cidr.isHost(); });
-  if (hosts) {
-    s.flags = NFT_SET_TIMEOUT;
-    for (const Ban& ban : bans) {
-      if (ban.cidr.family != f) continue;
-      if (auto e = banHostElement(ban, opt)) s.elems.push_back(std::move(*e));
-    }
-    std::ranges::sort(s.elems);
-    // The same address twice: the later-expiring ban wins (permanent first).
-    std::vector<SetElem> unique;
-    unique.reserve(s.elems.size());
-    for (SetElem& e : s.elems) {
-      if (!unique.empty() && unique.back() == e) {
-        if (outlives(e, unique.back())) unique.back() = std::move(e);
+// Elements by prefix length, longest first, the addresses' length always
+// there; each list sorted with one element per key: `keep(a, b)` says
+// whether a replaces b of the same key.
+using ByPrefix = std::map<uint8_t, std::vector<SetElem>, std::greater<>>;
+template <class Keep>
+std::vector<PrefixSet> prefixSets(ByPrefix by_prefix, Family f, Keep keep,
+                                  const std::function<std::string(std::optional<uint8_t>)>& name) {
+  const auto key_len = static_cast<uint32_t>(addrLen(f));
+  const auto full = static_cast<uint8_t>(key_len * 8);
+  by_prefix[full];
+  std::vector<PrefixSet> out;
+  out.reserve(by_prefix.size());
+  for (auto& [prefix, elems] : by_prefix) {
+    PrefixSet part;
+    part.prefix = prefix;
+    Set& s = part.set;
+    s.name = name(prefix == full ? std::nullopt : std::optional(prefix));
+    s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
+    s.key_len = key_len;
+    std::ranges::sort(elems);
+    for (SetElem& e : elems) {
+      if (!s.elems.empty() && s.elems.back().key == e.key) {
+        if (keep(e, s.elems.back())) s.elems.back() = std::move(e);
         continue;
       }
-      unique.push_back(std::move(e));
+      s.elems.push_back(std::move(e));
     }
-    s.elems = std::move(unique);
     s.size = hashSetSize(s.elems.size());
-    return s;
+    out.push_back(std::move(part));
   }
-  s.flags = NFT_SET_INTERVAL | NFT_SET_TIMEOUT;
-  std::vector<std::pair<SetElem, std::optional<uint64_t>>> items;
-  std::vector<Cidr> live;
+  return out;
+}
+
+}  // namespace
+
+// One element per ban, each with its own timeout; a ban and a wider one
+// around it are both kept, so each lasts exactly as long as it was given.
+// The same network twice: the later-expiring ban wins (permanent first).
+std::vector<PrefixSet> banSets(const std::vector<Ban>& bans, Family f, const CompileOptions& opt) {
+  ByPrefix by_prefix;
   for (const Ban& ban : bans) {
     if (ban.cidr.family != f) continue;
-    std::optional<uint64_t> timeout;
-    if (ban.expires) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*ban.expires - opt.now);
-      if (left.count() <= 0) continue;
-      timeout = static_cast<uint64_t>(left.count());
-    }
-    live.push_back(ban.cidr);
-    SetElem e;
-    e.key.assign(ban.cidr.addr.begin(), ban.cidr.addr.begin() + static_cast<std::ptrdiff_t>(addrLen(f)));
-    items.emplace_back(std::move(e), timeout);
+    if (auto e = banElement(ban, opt)) by_prefix[ban.cidr.prefix].push_back(std::move(*e));
   }
-  s.elems = cidrElements(live, f);
-  // The merged elements are sorted and disjoint, and every ban lies inside
-  // exactly one of them: the last element whose key is not above the ban's.
-  // One sweep over both sorted lists (100,000 bans stay O(n log n)).
-  std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) { return x.first.key < y.first.key; });
-  size_t j = 0;
-  for (size_t i = 0; i < s.elems.size(); ++i) {
-    SetElem& e = s.elems[i];
-    const SetElem* next = i + 1 < s.elems.size() ? &s.elems[i + 1] : nullptr;
-    bool permanent = false;
-    uint64_t longest = 0;
-    for (; j < items.size() && (next == nullptr || items[j].first.key < next->key); ++j) {
-      const auto& timeout = items[j].second;
-      if (!timeout) permanent = true;
-      else longest = std::max(longest, *timeout);
-    }
-    if (!permanent) {
-      e.timeout_ms = longest;
-      e.expires_at_ms = epochMs(opt.now) + static_cast<int64_t>(longest);
-    }
-  }
-  return s;
+  auto sets = prefixSets(std::move(by_prefix), f, outlives, [f](std::optional<uint8_t> p) { return banSetName(f, p); });
+  for (PrefixSet& part : sets) part.set.flags = NFT_SET_TIMEOUT;
+  return sets;
+}
+
+namespace {
+
+// meta nfproto ipv4 ip saddr @set, or with the source masked to the set's
+// prefix length (ip saddr & 255.255.255.0 @set).
+Exprs sourceIn(Family f, const PrefixSet& part) {
+  const std::string& name = part.set.name;
+  return cat(expr::nfproto(f), part.set.key_len * 8 == part.prefix ? expr::saddrIn(f, name)
+                                                                   : expr::saddrMaskedIn(f, part.prefix, name));
 }
 
 void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions& opt) {
   for (Family f : {Family::V4, Family::V6}) {
-    Set s = banSet(bans, f, opt);
-    std::string name = s.name;
-    b.sets[name] = std::move(s);
-    b.addRule("input", RuleTag{RuleKind::Ban, std::string(familySuffix(f))},
-              cat(expr::nfproto(f), expr::saddrIn(f, name), expr::counter(), expr::drop()));
+    for (PrefixSet& part : banSets(bans, f, opt)) {
+      b.addRule("input", RuleTag{RuleKind::Ban, std::string(familySuffix(f))},
+                cat(sourceIn(f, part), expr::counter(), expr::drop()));
+      std::string name = part.set.name;
+      b.sets[name] = std::move(part.set);
+    }
   }
 }
 
@@ -233,37 +234,13 @@ uint32_t hashSetSize(size_t elements) {
   return static_cast<uint32_t>(std::bit_ceil(2 * elements));
 }
 
-std::vector<GroupPart> groupSets(const Group& g, Family f) {
-  const auto key_len = static_cast<uint32_t>(addrLen(f));
-  const auto full = static_cast<uint8_t>(key_len * 8);
-  // Members by prefix length, longest first; each as its network address.
-  std::map<uint8_t, std::vector<SetElem>, std::greater<>> by_prefix;
-  by_prefix[full];
-  for (const auto* list : {&g.cidrs, &g.resolved}) {
-    for (const Cidr& c : *list) {
-      if (c.family != f) continue;
-      Bytes key(c.addr.begin(), c.addr.begin() + key_len);
-      const Bytes mask = expr::prefixMask(f, c.prefix);
-      for (size_t i = 0; i < key_len; ++i) key[i] &= mask[i];
-      by_prefix[c.prefix].push_back(SetElem::of(std::move(key)));
-    }
-  }
-  std::vector<GroupPart> out;
-  out.reserve(by_prefix.size());
-  for (auto& [prefix, elems] : by_prefix) {
-    GroupPart part;
-    part.prefix = prefix;
-    Set& s = part.set;
-    s.name = groupSetName(g.name, f, prefix == full ? std::nullopt : std::optional(prefix));
-    s.key_type = f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr;
-    s.key_len = key_len;
-    s.elems = std::move(elems);
-    std::ranges::sort(s.elems);
-    s.elems.erase(std::unique(s.elems.begin(), s.elems.end()), s.elems.end());
-    s.size = hashSetSize(s.elems.size());
-    out.push_back(std::move(part));
-  }
-  return out;
+std::vector<PrefixSet> groupSets(const Group& g, Family f) {
+  ByPrefix by_prefix;
+  for (const auto* list : {&g.cidrs, &g.resolved})
+    for (const Cidr& c : *list)
+      if (c.family == f) by_prefix[c.prefix].push_back(SetElem::of(networkKey(c)));
+  return prefixSets(std::move(by_prefix), f, [](const SetElem&, const SetElem&) { return false; },
+                    [&g, f](std::optional<uint8_t> p) { return groupSetName(g.name, f, p); });
 }
 
 namespace {
@@ -303,11 +280,9 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
       const Group* g = policy.findGroup(group);
       Group unknown;
       unknown.name = group;
-      for (GroupPart& part : groupSets(g ? *g : unknown, f)) {
+      for (PrefixSet& part : groupSets(g ? *g : unknown, f)) {
+        out.push_back(SourceMatch{f, sourceIn(f, part)});
         std::string name = part.set.name;
-        Exprs match = part.set.key_len * 8 == part.prefix ? expr::saddrIn(f, name)
-                                                          : expr::saddrMaskedIn(f, part.prefix, name);
-        out.push_back(SourceMatch{f, cat(expr::nfproto(f), std::move(match))});
         b.sets[name] = std::move(part.set);
       }
     }
@@ -517,7 +492,10 @@ Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, c
 }
 
 std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options) {
-  return {banSet(bans, Family::V4, options), banSet(bans, Family::V6, options)};
+  std::vector<Set> out;
+  for (Family f : {Family::V4, Family::V6})
+    for (PrefixSet& part : banSets(bans, f, options)) out.push_back(std::move(part.set));
+  return out;
 }
 
 RuleRuns ruleRuns(const Policy& policy) {

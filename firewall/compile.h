@@ -59,29 +59,37 @@ size_t runElementCount(const Rule& rule, std::optional<Family> family);  // runE
 // The kernel rules of these policy rules alone, in compile()'s order, with
 // the sets they use (their own and their groups').
 Ruleset compileRules(const Policy& policy, std::span<const Rule* const> rules, const CompileOptions& options = {});
-std::string banSetName(Family family);  // bans_v4, bans_v6
-// The two ban sets, bans_v4 and bans_v6, as compile() makes them.
-std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options = {});
-// The element a ban of one address has in its family's hash set of bans,
-// with the time it has left; nullopt once it has expired (options.now).
-std::optional<SetElem> banHostElement(const Ban& ban, const CompileOptions& options);
-// Of two elements for the same address, whether `a` lives longer than `b`
-// (a permanent one outlives any other): the one a ban set keeps.
-bool outlives(const SetElem& a, const SetElem& b);
-// A group's sets for one family (literal and resolved members), all hash
-// sets, so one member more or less is one element, whatever the group's
-// size (an interval set is a tree the kernel walks whole on every commit):
-// the addresses in g_<group>_v4, and the networks by prefix length, the
-// /24s as network addresses in g_<group>_v4_24. A rule looks the source up
-// in each, masked to the set's prefix length: one hash lookup per length
-// the group has. The addresses' set comes first and always exists (a group
-// gaining its first member of a family is an element change), the
-// networks' sets follow, longest prefix first.
-struct GroupPart {
+// Sets of addresses and networks (a group's members, the bans) are hash
+// sets by prefix length, so one member more or less is one element,
+// whatever their number (an interval set is a tree the kernel walks whole
+// on every commit that changes it): the addresses in one set (g_<group>_v4,
+// bans_v4), the networks of each prefix length as network addresses in a
+// set of their own (g_<group>_v4_24, bans_v4_24). A rule looks the source
+// up in each, masked to the set's prefix length: one hash lookup per length
+// there is. The addresses' set comes first and always exists (a first
+// member of a family is an element change); the networks' sets follow,
+// longest prefix first.
+struct PrefixSet {
   uint8_t prefix = 32;  // 32 / 128: the addresses' set
   Set set;
 };
-std::vector<GroupPart> groupSets(const Group& group, Family family);
+// The key of a network in its prefix length's set: its address with the
+// host bits cleared (the whole address for a single address).
+Bytes networkKey(const Cidr& c);
+// bans_v4, bans_v6; bans_v4_<prefix> for the banned networks of a length.
+std::string banSetName(Family family, std::optional<uint8_t> prefix = std::nullopt);
+// The ban sets of one family, each element with the time its ban has left.
+std::vector<PrefixSet> banSets(const std::vector<Ban>& bans, Family family, const CompileOptions& options = {});
+// Every ban set of both families, as compile() makes them.
+std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptions& options = {});
+// The element a ban has in its prefix length's set, with the time it has
+// left; nullopt once it has expired (options.now).
+std::optional<SetElem> banElement(const Ban& ban, const CompileOptions& options);
+// Of two elements for the same key, whether `a` lives longer than `b` (a
+// permanent one outlives any other): the one a ban set keeps.
+bool outlives(const SetElem& a, const SetElem& b);
+// A group's sets for one family (literal and resolved members).
+std::vector<PrefixSet> groupSets(const Group& group, Family family);
 // The size a group's hash set is created with: 0 (no limit) below 4,096
 // elements, else twice the elements rounded up to a power of two. The
 // kernel sizes its hash table from it once instead of growing it step by

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <map>
 #include <span>
 #include <string_view>
@@ -152,12 +153,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
   if (gone_n + came_n > kMaxDelta) return false;
   const size_t key_len = f == Family::V4 ? 4 : 16;
   const auto full = static_cast<uint8_t>(key_len * 8);
-  auto keyOf = [&](const Cidr& c) {
-    SetElem e = SetElem::of(Bytes(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(key_len)));
-    const Bytes mask = expr::prefixMask(f, c.prefix);
-    for (size_t i = 0; i < key_len; ++i) e.key[i] &= mask[i];
-    return e;
-  };
+  auto keyOf = [](const Cidr& c) { return SetElem::of(networkKey(c)); };
   struct Delta {
     const Set* live = nullptr;
     std::vector<SetElem> adds, dels;
@@ -218,53 +214,92 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
   return true;
 }
 
-// The element changes of one family's ban set when a few bans came, went
-// or got a new expiry, found without compiling the set again (100,000 bans
+// The element changes of one family's ban sets when a few bans came, went
+// or got a new expiry, found without compiling the sets again (100,000 bans
 // would be sorted and compared for one `fw ban`): the bans differ only in
-// one stretch of the list, none has expired, and the set is a hash set of
-// addresses that stays one, at the same size. False when that does not
-// hold: then the set is compiled again.
-bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f, const Set& live,
+// one stretch of the list, none has expired, and every prefix length they
+// touch has its set, which keeps its size and does not empty (so the ban
+// rules stay). False when that does not hold: then the sets are compiled
+// again.
+bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f, const Ruleset& live,
               const CompileOptions& options, Changes& out) {
   constexpr size_t kMaxDelta = 1024;
-  if (live.interval()) return false;
   const auto [head, tail] = changedStretch(was.size(), now.size(), [&](size_t i, size_t j) { return was[i] == now[j]; });
   if (was.size() + now.size() - 2 * (head + tail) > kMaxDelta) return false;
-  // The addresses whose element may change: those of the stretch.
-  std::vector<Bytes> touched;
+  const auto full = static_cast<uint8_t>(f == Family::V4 ? 32 : 128);
+  // The networks whose element may change (prefix length, key): those of
+  // the stretch.
+  struct Touched {
+    uint8_t prefix;
+    Bytes key;
+    auto operator<=>(const Touched&) const = default;
+  };
+  std::vector<Touched> touched;
   for (const auto& [list, end] : {std::pair{&was, was.size() - tail}, std::pair{&now, now.size() - tail}}) {
     for (size_t i = head; i < end; ++i) {
       const Cidr& c = (*list)[i].cidr;
-      if (c.family != f) continue;
-      if (!c.isHost()) return false;  // a network: the set becomes an interval set
-      touched.emplace_back(c.addr.begin(), c.addr.begin() + live.key_len);
+      if (c.family == f) touched.push_back(Touched{c.prefix, networkKey(c)});
     }
   }
   std::ranges::sort(touched);
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   if (touched.empty()) return true;
-  // Their elements as compile() makes them: every ban of the address counts,
-  // also one outside the stretch, and the longest-lived wins.
+  // Their elements as compile() makes them: every ban of the network
+  // counts, also one outside the stretch, and the longest-lived wins.
   std::vector<std::optional<SetElem>> want(touched.size());
+  // A byte folded from each touched key: most bans are ruled out by one
+  // test instead of a search (100,000 of them for one `fw ban`).
+  const size_t len = f == Family::V4 ? 4 : 16;
+  auto fold = [len](const uint8_t* k) {
+    uint8_t x = 0;
+    for (size_t i = 0; i < len; ++i) x ^= k[i];
+    return x;
+  };
+  std::bitset<256> folds;
+  for (const Touched& t : touched) folds.set(fold(t.key.data()));
+  std::array<uint8_t, 16> key{};
   for (const Ban& b : now) {
     if (b.cidr.family != f) continue;
-    std::span<const uint8_t> key(b.cidr.addr.data(), live.key_len);
-    auto at = std::ranges::lower_bound(touched, key, std::ranges::lexicographical_compare);
-    if (at == touched.end() || !std::ranges::equal(*at, key)) continue;
-    std::optional<SetElem> e = banHostElement(b, options);
+    const Bytes mask = b.cidr.prefix == full ? Bytes() : expr::prefixMask(f, b.cidr.prefix);
+    for (size_t i = 0; i < len; ++i) key[i] = mask.empty() ? b.cidr.addr[i] : b.cidr.addr[i] & mask[i];
+    if (!folds.test(fold(key.data()))) continue;
+    std::span<const uint8_t> k(key.data(), len);
+    auto at = std::lower_bound(touched.begin(), touched.end(), std::pair{b.cidr.prefix, k},
+                               [](const Touched& t, const std::pair<uint8_t, std::span<const uint8_t>>& p) {
+                                 if (t.prefix != p.first) return t.prefix < p.first;
+                                 return std::ranges::lexicographical_compare(t.key, p.second);
+                               });
+    if (at == touched.end() || at->prefix != b.cidr.prefix || !std::ranges::equal(at->key, k)) continue;
+    std::optional<SetElem> e = banElement(b, options);
     if (!e) continue;
     auto& slot = want[static_cast<size_t>(at - touched.begin())];
     if (!slot || outlives(*e, *slot)) slot = std::move(e);
   }
-  Set want_part = live.withoutElements(), have_part = live.withoutElements();
+  // Per prefix length: the wanted and the live elements of the touched keys.
+  struct Part {
+    const Set* live = nullptr;
+    Set want, have;
+  };
+  std::map<uint8_t, Part> parts;
   for (size_t k = 0; k < touched.size(); ++k) {
-    if (want[k]) want_part.elems.push_back(std::move(*want[k]));
-    auto at = std::ranges::lower_bound(live.elems, touched[k], {}, &SetElem::key);
-    if (at != live.elems.end() && at->key == touched[k]) have_part.elems.push_back(*at);
+    const uint8_t prefix = touched[k].prefix;
+    Part& p = parts[prefix];
+    if (p.live == nullptr) {
+      p.live = live.findSet(banSetName(f, prefix == full ? std::nullopt : std::optional(prefix)));
+      if (p.live == nullptr || p.live->interval()) return false;  // a new length: a set and a rule more
+      p.want = p.live->withoutElements();
+      p.have = p.live->withoutElements();
+    }
+    if (want[k]) p.want.elems.push_back(std::move(*want[k]));
+    auto at = std::ranges::lower_bound(p.live->elems, touched[k].key, {}, &SetElem::key);
+    if (at != p.live->elems.end() && at->key == touched[k].key) p.have.elems.push_back(*at);
   }
-  const size_t size = live.elems.size() + want_part.elems.size() - have_part.elems.size();
-  if (hashSetSize(size) != live.size) return false;  // resized: a new set
-  diffSetElements(want_part, have_part, out);
+  for (const auto& [prefix, p] : parts) {
+    const size_t size = p.live->elems.size() + p.want.elems.size() - p.have.elems.size();
+    if (size == 0 && prefix != full) return false;             // the length's last ban went: its set and rule go
+    if (hashSetSize(size) != p.live->size) return false;      // resized: a new set
+  }
+  for (const auto& [prefix, p] : parts) diffSetElements(p.want, p.have, out);
   return true;
 }
 
@@ -485,12 +520,12 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       if (it != old_groups.end() && !want.contains(base) && groupDelta(*it->second, g, f, live, out)) continue;
       // Its sets compiled again. Another set of prefix lengths would change
       // the rules that use the group, which this path does not do.
-      std::vector<GroupPart> parts = groupSets(g, f);
+      std::vector<PrefixSet> parts = groupSets(g, f);
       std::vector<std::string_view> names;
-      for (const GroupPart& part : parts) names.push_back(part.set.name);
+      for (const PrefixSet& part : parts) names.push_back(part.set.name);
       std::ranges::sort(names);
       if (!std::ranges::equal(names, have)) return std::nullopt;
-      for (GroupPart& part : parts) {
+      for (PrefixSet& part : parts) {
         std::string name = part.set.name;
         want.try_emplace(std::move(name), std::move(part.set));
       }
@@ -508,16 +543,25 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     // is compiled again and compared element by element.
     Changes delta;
     bool by_delta = !expired;
-    for (Family f : {Family::V4, Family::V6}) {
-      const std::string name = banSetName(f);
-      const Set* l = gone_tables.contains(name) ? nullptr : live.findSet(name);
-      by_delta = by_delta && l != nullptr && banDelta(old_bans, bans, f, *l, options, delta);
-    }
+    for (Family f : {Family::V4, Family::V6}) by_delta = by_delta && banDelta(old_bans, bans, f, live, options, delta);
     if (by_delta) {
       for (Set& s : delta.add_elems) out.add_elems.push_back(std::move(s));
       for (Set& s : delta.delete_elems) out.delete_elems.push_back(std::move(s));
     } else {
-      for (Set& s : compileBanSets(bans, options)) want.insert_or_assign(s.name, std::move(s));
+      // Compiled again. Another set of prefix lengths would change the ban
+      // rules, which this path does not do.
+      std::vector<Set> sets = compileBanSets(bans, options);
+      std::vector<std::string_view> names, have;
+      for (const Set& s : sets) names.push_back(s.name);
+      for (const Set& s : live.sets)
+        if (s.name.starts_with("bans_")) have.push_back(s.name);
+      std::ranges::sort(names);
+      std::ranges::sort(have);
+      if (names != have) return std::nullopt;
+      for (Set& s : sets) {
+        std::string name = s.name;
+        want.insert_or_assign(std::move(name), std::move(s));
+      }
     }
   }
 

@@ -227,6 +227,21 @@ TEST_CASE("fw traffic: each kind of rule lets through what it says and drops the
   CHECK(r->elements_added == 1);
   CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", open.port));
   CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", open.port));
+
+  // A banned network drops every source in it: 10.99.0.2/31 holds .3 too.
+  // Its length is new, so a set and a ban rule come; a second /31 is then
+  // one element.
+  r = tb.engine->apply(p, {Ban{cidr("10.99.0.2/31"), std::nullopt}});
+  REQUIRE(r);
+  CHECK(r->rules_added == 1);
+  CHECK_FALSE(connects(tb.cli, "10.99.0.3", "10.99.0.1", open.port));
+  CHECK(connects(tb.cli, "fd99::3", "fd99::1", open.port));
+  r = tb.engine->apply(p, {Ban{cidr("10.99.0.2/31"), std::nullopt}, Ban{cidr("fd99::/126"), std::nullopt},
+                           Ban{cidr("10.99.0.8/31"), std::nullopt}});
+  REQUIRE(r);
+  CHECK(r->rules_added == 1);     // the IPv6 /126's rule, its set made with its element
+  CHECK(r->elements_added == 1);  // the second /31
+  CHECK_FALSE(connects(tb.cli, "fd99::3", "fd99::1", open.port));
 }
 
 TEST_CASE("fw traffic: a group's networks match by prefix; a network more of a length it has is one element", "[netns]") {

@@ -157,11 +157,24 @@ TEST_CASE("fw compile: bans come first, expired ones are left out", "[compile]")
                            Ban{cidr("2001:db8:bad::/48"), kNow + hours(2)}};
   Ruleset rs = compile(base(), bans, {"rampart", kNow});
   REQUIRE(rs.rules.front().tag.kind == RuleKind::Ban);
+  // Addresses in bans_v4, each network in its prefix length's set, every
+  // element with its own timeout (none: permanent).
   const Set* v4 = rs.findSet("bans_v4");
   REQUIRE(v4 != nullptr);
-  REQUIRE(v4->elems.size() == 2);
+  REQUIRE(v4->elems.size() == 1);
   CHECK(v4->elems[0].timeout_ms == std::optional<uint64_t>(30 * 60 * 1000));
-  CHECK_FALSE(v4->elems[1].timeout_ms.has_value());
+  const Set* v4_24 = rs.findSet("bans_v4_24");
+  REQUIRE(v4_24 != nullptr);
+  REQUIRE(v4_24->elems.size() == 1);
+  CHECK(v4_24->elems[0].key == Bytes{203, 0, 113, 0});
+  CHECK_FALSE(v4_24->elems[0].timeout_ms.has_value());
+  const Set* v6_48 = rs.findSet("bans_v6_48");
+  REQUIRE(v6_48 != nullptr);
+  REQUIRE(v6_48->elems.size() == 1);
+  CHECK(v6_48->elems[0].timeout_ms == std::optional<uint64_t>(2 * 3600 * 1000));
+  for (const Set* s : {v4, v4_24, v6_48}) CHECK_FALSE(s->interval());
+  // Four ban rules: the addresses' and the networks' set of each family.
+  CHECK(std::ranges::count(rs.rules, RuleKind::Ban, [](const KernelRule& r) { return r.tag.kind; }) == 4);
   checkGolden("bans", render(rs));
 }
 

@@ -95,6 +95,29 @@ bool checkIncremental(const Policy& old_policy, const std::vector<Ban>& old_bans
   return true;
 }
 
+// The incremental path takes the change as element changes alone (no rule
+// or set in or out), and what it does matches compile(): the elements it
+// adds and deletes.
+struct ElementChanges {
+  size_t added = 0;
+  size_t deleted = 0;
+};
+ElementChanges onlyElementChanges(const Policy& old_policy, const std::vector<Ban>& old_bans, const Policy& now,
+                                  const std::vector<Ban>& bans) {
+  REQUIRE(checkIncremental(old_policy, old_bans, now, bans));
+  Ruleset live = withHandles(compile(old_policy, old_bans, kOptions));
+  auto changes = diffIncremental(old_policy, old_bans, now, bans, live, kOptions);
+  REQUIRE(changes);
+  CHECK(changes->add_rules.empty());
+  CHECK(changes->delete_rules.empty());
+  CHECK(changes->add_sets.empty());
+  CHECK(changes->delete_sets.empty());
+  ElementChanges out;
+  for (const Set& s : changes->add_elems) out.added += s.elems.size();
+  for (const Set& s : changes->delete_elems) out.deleted += s.elems.size();
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("fw incremental: one changed rule is one rule out and its kernel rules in", "[incremental]") {
@@ -307,19 +330,9 @@ TEST_CASE("fw incremental: a network more or less in a large group is one elemen
     CHECK(s->elems.size() == 2000);
   }
   auto onlyElements = [&](const Policy& now, size_t adds, size_t dels) {
-    REQUIRE(checkIncremental(big, {}, now, {}));
-    Ruleset live = withHandles(rs);
-    auto changes = diffIncremental(big, {}, now, {}, live, kOptions);
-    REQUIRE(changes);
-    CHECK(changes->add_rules.empty());
-    CHECK(changes->delete_rules.empty());
-    CHECK(changes->add_sets.empty());
-    CHECK(changes->delete_sets.empty());
-    size_t added = 0, deleted = 0;
-    for (const Set& s : changes->add_elems) added += s.elems.size();
-    for (const Set& s : changes->delete_elems) deleted += s.elems.size();
-    CHECK(added == adds);
-    CHECK(deleted == dels);
+    ElementChanges c = onlyElementChanges(big, {}, now, {});
+    CHECK(c.added == adds);
+    CHECK(c.deleted == dels);
   };
   Policy plus = big;
   plus.groups[0].cidrs.push_back(cidr("10.99.0.0/29"));
@@ -357,9 +370,16 @@ TEST_CASE("fw incremental: bans added, removed and renewed are element changes t
     return v6 ? cidr(fmt::format("2001:db8:{:x}::{:x}", i / 65536, i % 65536 + 1))
               : cidr(fmt::format("10.{}.{}.{}", 60 + i / 65536, (i / 256) % 256, i % 256));
   };
+  // Networks of the lengths every `was` below has (/24, /16, /64), so a
+  // network banned is an element of a set that is there.
+  auto net = [&](uint32_t i, bool v6) {
+    if (v6) return cidr(fmt::format("2001:db8:9:{:x}::/64", i % 16));
+    return i % 2 ? cidr(fmt::format("10.70.{}.0/24", i % 16)) : cidr(fmt::format("10.{}.0.0/16", 80 + i % 16));
+  };
   auto randomBan = [&](bool allow_expired) {
     std::uniform_int_distribution<uint32_t> pick(0, 400), coin(0, 9);
-    Ban b{host(pick(rng), coin(rng) < 3), std::nullopt};
+    const bool v6 = coin(rng) < 3;
+    Ban b{coin(rng) < 2 ? net(pick(rng), v6) : host(pick(rng), v6), std::nullopt};
     uint32_t c = coin(rng);
     if (c < 4) b.expires = now + minutes(1 + pick(rng));
     if (allow_expired && c == 9) b.expires = now - minutes(1);  // ran out: the set is compiled again
@@ -368,7 +388,8 @@ TEST_CASE("fw incremental: bans added, removed and renewed are element changes t
   Policy policy = basePolicy(16, 0);
   size_t by_delta = 0;
   for (int round = 0; round < 300; ++round) {
-    std::vector<Ban> was;
+    std::vector<Ban> was = {Ban{net(0, false), std::nullopt}, Ban{net(1, false), std::nullopt},
+                            Ban{net(0, true), std::nullopt}};
     for (int i = 0; i < 150; ++i) was.push_back(randomBan(false));
     std::vector<Ban> bans = was;
     std::uniform_int_distribution<int> what(0, 5), count(1, 4);
@@ -385,26 +406,22 @@ TEST_CASE("fw incremental: bans added, removed and renewed are element changes t
       }
     }
     INFO("round " << round << " edit " << edit);
-    REQUIRE(checkIncremental(policy, was, policy, bans));
-    Ruleset live = withHandles(compile(policy, was, kOptions));
-    auto changes = diffIncremental(policy, was, policy, bans, live, kOptions);
-    REQUIRE(changes);
-    CHECK(changes->add_rules.empty());
-    CHECK(changes->delete_rules.empty());
-    CHECK(changes->add_sets.empty());
-    size_t touched = 0;
-    for (const auto* list : {&changes->add_elems, &changes->delete_elems})
-      for (const Set& s : *list) touched += s.elems.size();
-    if (edit != 5) CHECK(touched <= 8);  // a few bans: a few elements
+    ElementChanges c = onlyElementChanges(policy, was, policy, bans);
+    if (edit != 5) CHECK(c.added + c.deleted <= 8);  // a few bans: a few elements
     by_delta += edit != 5;
   }
   CHECK(by_delta > 200);
 
-  // A network among the bans makes the set an interval set: compiled again,
-  // and still right.
+  // A network of a length no ban has yet brings a set and a ban rule:
+  // compile() and diff(); and back again.
   std::vector<Ban> hosts{Ban{cidr("10.60.0.1"), std::nullopt}, Ban{cidr("10.60.0.2"), now + minutes(5)}};
   std::vector<Ban> with_net = hosts;
   with_net.push_back(Ban{cidr("10.61.0.0/16"), std::nullopt});
-  (void)checkIncremental(policy, hosts, policy, with_net);
-  (void)checkIncremental(policy, with_net, policy, hosts);
+  CHECK_FALSE(checkIncremental(policy, hosts, policy, with_net));
+  CHECK_FALSE(checkIncremental(policy, with_net, policy, hosts));
+  // Another /16 is one element; a ban inside a banned network is its own.
+  std::vector<Ban> two_nets = with_net;
+  two_nets.push_back(Ban{cidr("10.62.0.0/16"), now + minutes(9)});
+  two_nets.push_back(Ban{cidr("10.61.0.9"), now + minutes(3)});
+  CHECK(onlyElementChanges(policy, with_net, policy, two_nets).added == 2);
 }
