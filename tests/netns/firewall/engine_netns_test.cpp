@@ -298,6 +298,42 @@ TEST_CASE("fw traffic: a group's networks match by prefix; a network more of a l
   CHECK(live->rules[0].packets >= 6);  // a SYN of each of the six connections let through
 }
 
+TEST_CASE("fw upgrade: a table with a group as one interval set (an older rampart's) becomes the sets by prefix length", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.cli.run("ip addr add 10.99.0.5/24 dev veth-c").status == 0);
+  Listener db = listen(tb.srv);
+  const std::string_view old_table = R"(table inet rampart {
+  set g_app_v4 {
+    type ipv4_addr
+    flags interval
+    elements = { 10.99.0.2/31, 192.0.2.0/24 }
+  }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ip saddr @g_app_v4 tcp dport PORT counter accept comment "rule:db"
+  }
+}
+)";
+  std::string table(old_table);
+  table.replace(table.find("PORT"), 4, std::to_string(db.port));
+  REQUIRE(tb.srv.run(fmt::format("printf '%s' '{}' | nft -f -", table)).status == 0);
+  Policy p;
+  p.groups.push_back(Group{"app", {cidr("10.99.0.2/31"), cidr("192.0.2.0/24")}, {}, {}, {}});
+  Rule dbr = allow("db", {fmt::format("{}/tcp", db.port)});
+  dbr.from_groups = {"app"};
+  p.rules.push_back(dbr);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  Changes left = diff(compile(p, {}, {"rampart", std::chrono::system_clock::now()}), tb.live(), true);
+  INFO(describe(left));
+  CHECK(left.empty());
+  auto text = tb.srv.run("nft list table inet rampart");
+  INFO(text.output);
+  CHECK(text.output.find("flags interval") == std::string::npos);
+  CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", db.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.5", "10.99.0.1", db.port));
+}
+
 TEST_CASE("fw change: a one-rule change keeps the other rules' counters and handles", "[netns]") {
   Testbed tb;
   Listener a = listen(tb.srv);
