@@ -42,7 +42,11 @@ void appendValue(std::string& out, double value) {
     out.append(digits, end);
   } else {
     // TextSerializer: classic locale, precision max_digits10 - 1, %g style.
-    fmt::format_to(Out(out), "{:.16g}", value);
+    // to_chars with a precision prints as printf("%.16g") does, without
+    // parsing a format string for every sample.
+    char digits[32];
+    char* end = std::to_chars(digits, digits + sizeof digits, value, std::chars_format::general, 16).ptr;
+    out.append(digits, end);
   }
 }
 
