@@ -296,6 +296,12 @@ TEST_CASE("fw traffic: a group's networks match by prefix; a network more of a l
   REQUIRE(live);
   REQUIRE(live->rules.size() == 1);
   CHECK(live->rules[0].packets >= 6);  // a SYN of each of the six connections let through
+  // /0 holds every source: the mask clears the whole address.
+  p.groups[0].cidrs = {cidr("0.0.0.0/0"), cidr("::/0")};
+  r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(connects(tb.cli, "10.99.0.5", "10.99.0.1", db.port));
+  CHECK(connects(tb.cli, "fd99::5", "fd99::1", db.port));
 }
 
 TEST_CASE("fw upgrade: a table with a group as one interval set (an older rampart's) becomes the sets by prefix length", "[netns]") {
