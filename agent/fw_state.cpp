@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -293,12 +294,22 @@ std::string serializeState(const FwState& state) {
     out += fmt::format("\"rollback\": {},\n", r.dump());
   }
   out += "\"bans\": [";
+  // Appended piece by piece: a format string parsed per ban was most of
+  // the time of a `fw ban` on a node with 100,000 of them.
+  out.reserve(out.size() + state.bans.size() * 48 + 8);
   bool first = true;
   for (const auto& b : state.bans) {
-    out += first ? "\n" : ",\n";
+    out += first ? "\n{\"cidr\":\"" : ",\n{\"cidr\":\"";
     first = false;
-    if (b.expires) fmt::format_to(std::back_inserter(out), R"({{"cidr":"{}","expires_ms":{}}})", b.cidr.str(), toMs(*b.expires));
-    else fmt::format_to(std::back_inserter(out), R"({{"cidr":"{}"}})", b.cidr.str());
+    out += b.cidr.str();
+    if (b.expires) {
+      out += "\",\"expires_ms\":";
+      char digits[24];
+      out.append(digits, std::to_chars(digits, digits + sizeof digits, toMs(*b.expires)).ptr);
+      out += '}';
+    } else {
+      out += "\"}";
+    }
   }
   out += "\n]\n}\n";
   return out;
