@@ -62,8 +62,15 @@ struct ProcTcpSocket {
 // IPv4-mapped IPv6 addresses become IPv4. Lines that do not parse are skipped.
 std::vector<ProcTcpSocket> parseProcNetTcp(std::string_view text, bool v6);
 
-// ESTABLISHED connections whose local port is one of `ports`, read from
-// `<proc_root>/net/tcp` and `tcp6` (at most a few MiB of each).
+// ESTABLISHED TCP connections of this network namespace whose local port
+// is one of `ports`, asked of the kernel over NETLINK_SOCK_DIAG: the kernel
+// picks them by state and port in one walk of its socket table, where
+// /proc/net/tcp and tcp6 would walk it once per read and print every
+// socket. nullopt when the kernel cannot answer (no sock_diag).
+std::optional<std::vector<GuardConnection>> establishedToByDiag(const std::vector<uint16_t>& ports);
+// The same connections: by sock_diag for the real /proc, else (a proc root
+// of fixtures, or no sock_diag) read from `<proc_root>/net/tcp` and `tcp6`
+// (at most a few MiB of each).
 std::vector<GuardConnection> establishedTo(const std::vector<uint16_t>& ports,
                                            const std::string& proc_root = "/proc");
 

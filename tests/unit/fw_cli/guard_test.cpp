@@ -1,10 +1,16 @@
 // The lock-out guard: which changes cut an SSH connection, in rampart's
 // chain order, and which do not.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <fstream>
 
 #include <catch2/catch.hpp>
 
 #include "agent/fw_guard.h"
+#include "agent/unique_fd.h"
 #include "tests/unit/agent/process.h"
 
 using namespace rampart;
@@ -188,6 +194,74 @@ TEST_CASE("fw guard: established connections are read from a proc root, filtered
   REQUIRE(conns.size() == 1);
   CHECK(conns[0].peer.str() == "10.0.0.5");
   CHECK_FALSE(conns[0].typed_over);
+}
+
+namespace {
+
+// A listening socket on loopback (IPv4 or IPv6) at a free port.
+struct Loopback {
+  rampart::agent::UniqueFd fd;
+  uint16_t port = 0;
+  explicit Loopback(bool v6) : fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_addr = in6addr_loopback;
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof *a;
+    }
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    REQUIRE(::listen(fd.get(), 4) == 0);
+    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0);
+    port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  // Connects to it; returns the client socket (the accepted one is kept).
+  rampart::agent::UniqueFd connectOnce(bool v6, uint16_t& client_port) {
+    rampart::agent::UniqueFd c(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0);
+    REQUIRE(::connect(c.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    accepted.emplace_back(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    len = sizeof ss;
+    REQUIRE(::getsockname(c.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0);
+    client_port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    return c;
+  }
+  std::vector<rampart::agent::UniqueFd> accepted;
+};
+
+}  // namespace
+
+TEST_CASE("fw guard: the kernel's socket table (sock_diag) gives the established connections to the given ports") {
+  Loopback v4(false), v6(true), other(false);
+  uint16_t p4 = 0, p6 = 0, p_other = 0;
+  auto c4 = v4.connectOnce(false, p4);
+  auto c6 = v6.connectOnce(true, p6);
+  auto c_other = other.connectOnce(false, p_other);
+  auto conns = establishedToByDiag({9, v4.port, v6.port});  // 9 (discard): none there
+  REQUIRE(conns.has_value());
+  auto has = [&](const char* peer, uint16_t peer_port, uint16_t local_port) {
+    return std::ranges::any_of(*conns, [&](const GuardConnection& c) {
+      return c.peer.str() == peer && c.peer_port == peer_port && c.local_port == local_port;
+    });
+  };
+  CHECK(has("127.0.0.1", p4, v4.port));
+  CHECK(has("::1", p6, v6.port));
+  // Only connections to those ports, and only the server's side of each
+  // (a client socket's local port is its ephemeral one).
+  for (const GuardConnection& c : *conns) CHECK((c.local_port == v4.port || c.local_port == v6.port));
+  CHECK(conns->size() == 2);
+  // No port asked: nothing, without asking the kernel.
+  auto none = establishedToByDiag({});
+  REQUIRE(none.has_value());
+  CHECK(none->empty());
 }
 
 TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
