@@ -175,8 +175,12 @@ std::expected<Cidr, std::string> Cidr::parse(std::string_view text) {
 }
 
 std::string Cidr::str() const {
-  if (isHost()) return addrText(family, addr);
-  return fmt::format("{}/{}", addrText(family, addr), prefix);
+  std::string out = addrText(family, addr);
+  if (isHost()) return out;
+  out += '/';
+  char digits[4];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, static_cast<unsigned>(prefix)).ptr);
+  return out;
 }
 
 bool Cidr::contains(const Cidr& other) const {
