@@ -156,6 +156,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
   auto keyOf = [](const Cidr& c) { return SetElem::of(networkKey(c)); };
   struct Delta {
     const Set* live = nullptr;
+    Bytes mask;
     std::vector<SetElem> adds, dels;
   };
   std::map<uint8_t, Delta> by_prefix;
@@ -164,6 +165,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
     if (d.live == nullptr) {
       d.live = live.findSet(groupSetName(now.name, f, c.prefix == full ? std::nullopt : std::optional(c.prefix)));
       if (d.live == nullptr || d.live->interval()) return nullptr;  // a new prefix length: new rules
+      d.mask = expr::prefixMask(f, c.prefix);
     }
     return &d;
   };
@@ -197,7 +199,7 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
       auto it = by_prefix.find(c->prefix);
       if (it == by_prefix.end() || it->second.dels.empty()) continue;
       std::vector<SetElem>& dels = it->second.dels;
-      const Bytes mask = expr::prefixMask(f, c->prefix);
+      const Bytes& mask = it->second.mask;
       for (size_t i = 0; i < key_len; ++i) key[i] = c->addr[i] & mask[i];
       std::span<const uint8_t> k(key.data(), key_len);
       auto at = std::lower_bound(dels.begin(), dels.end(), k, less);
@@ -258,10 +260,16 @@ bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f
   std::bitset<256> folds;
   for (const Touched& t : touched) folds.set(fold(t.key.data()));
   std::array<uint8_t, 16> key{};
+  std::array<Bytes, 129> masks;  // by prefix length, made when first needed
   for (const Ban& b : now) {
     if (b.cidr.family != f) continue;
-    const Bytes mask = b.cidr.prefix == full ? Bytes() : expr::prefixMask(f, b.cidr.prefix);
-    for (size_t i = 0; i < len; ++i) key[i] = mask.empty() ? b.cidr.addr[i] : b.cidr.addr[i] & mask[i];
+    if (b.cidr.prefix == full) {
+      std::copy_n(b.cidr.addr.begin(), len, key.begin());
+    } else {
+      Bytes& mask = masks[std::min<size_t>(b.cidr.prefix, 128)];
+      if (mask.empty()) mask = expr::prefixMask(f, b.cidr.prefix);
+      for (size_t i = 0; i < len; ++i) key[i] = b.cidr.addr[i] & mask[i];
+    }
     if (!folds.test(fold(key.data()))) continue;
     std::span<const uint8_t> k(key.data(), len);
     auto at = std::lower_bound(touched.begin(), touched.end(), std::pair{b.cidr.prefix, k},
