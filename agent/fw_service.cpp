@@ -334,9 +334,14 @@ std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const Fw
   }
   GuardInput in;
   fw::Policy b = effectivePolicy(before_cfg, before);
-  fw::Policy a = effectivePolicy(after_cfg, after);
+  // Only bans changed (a `fw ban`): the policy after is the one before, and
+  // 10,000 configured rules are not copied a second time.
+  const bool same_policy = &before_cfg == &after_cfg && before.rules == after.rules &&
+                           before.pending == after.pending && before.rollback == after.rollback;
+  std::optional<fw::Policy> a;
+  if (!same_policy) a = effectivePolicy(after_cfg, after);
   in.before = &b;
-  in.after = &a;
+  in.after = a ? &*a : &b;
   in.bans_before = &before.bans;
   in.bans_after = &after.bans;
   in.now = Clock::now();
