@@ -89,6 +89,23 @@ std::string why(const fw::Policy& p, const GuardConnection& c, std::chrono::syst
   return "no rule allows it and the input policy is drop";
 }
 
+// A host address from its bytes: 4 of IPv4 (v6 false) or 16 of IPv6, an
+// IPv4-mapped IPv6 address (::ffff:a.b.c.d) taken as the IPv4 address.
+fw::Cidr hostOf(const uint8_t* raw, bool v6) {
+  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  fw::Cidr c;
+  if (v6 && std::memcmp(raw, mapped, 12) != 0) {
+    c.family = fw::Family::V6;
+    c.prefix = 128;
+    std::copy_n(raw, 16, c.addr.begin());
+  } else {
+    c.family = fw::Family::V4;
+    c.prefix = 32;
+    std::copy_n(raw + (v6 ? 12 : 0), 4, c.addr.begin());
+  }
+  return c;
+}
+
 bool hexNibble(char ch, uint8_t& out) {
   if (ch >= '0' && ch <= '9') out = static_cast<uint8_t>(ch - '0');
   else if (ch >= 'A' && ch <= 'F') out = static_cast<uint8_t>(ch - 'A' + 10);
@@ -114,21 +131,7 @@ bool parseEndpoint(std::string_view s, bool v6, fw::Cidr& addr, uint16_t& port) 
   auto port_hex = s.substr(hex_len + 1);
   if (std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), p, 16).ec != std::errc{}) return false;
   port = static_cast<uint16_t>(p);
-  addr = fw::Cidr{};
-  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (v6 && std::memcmp(raw.data(), mapped, 12) == 0) {
-    addr.family = fw::Family::V4;
-    std::copy(raw.begin() + 12, raw.end(), addr.addr.begin());
-    addr.prefix = 32;
-  } else if (v6) {
-    addr.family = fw::Family::V6;
-    addr.addr = raw;
-    addr.prefix = 128;
-  } else {
-    addr.family = fw::Family::V4;
-    std::copy(raw.begin(), raw.begin() + 4, addr.addr.begin());
-    addr.prefix = 32;
-  }
+  addr = hostOf(raw.data(), v6);
   return true;
 }
 
@@ -149,21 +152,9 @@ std::string readBounded(const std::string& path, size_t limit) {
 std::optional<fw::Cidr> hostAddress(std::string_view text) {
   std::string s(text);
   unsigned char buf[16];
-  fw::Cidr c;
-  if (::inet_pton(AF_INET, s.c_str(), buf) == 1) {
-    std::copy(buf, buf + 4, c.addr.begin());
-    return c;
-  }
+  if (::inet_pton(AF_INET, s.c_str(), buf) == 1) return hostOf(buf, false);
   if (::inet_pton(AF_INET6, s.c_str(), buf) != 1) return std::nullopt;
-  static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(buf, mapped, 12) == 0) {
-    std::copy(buf + 12, buf + 16, c.addr.begin());
-    return c;
-  }
-  c.family = fw::Family::V6;
-  c.prefix = 128;
-  std::copy(buf, buf + 16, c.addr.begin());
-  return c;
+  return hostOf(buf, true);
 }
 
 }  // namespace
@@ -312,17 +303,8 @@ std::optional<std::vector<GuardConnection>> establishedToByDiag(const std::vecto
                                                                NLMSG_ALIGN(sizeof(nlmsghdr)));
         GuardConnection c;
         std::array<uint8_t, 16> raw{};
-        std::memcpy(raw.data(), m->id.idiag_dst, m->idiag_family == AF_INET6 ? 16 : 4);
-        static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (m->idiag_family == AF_INET6 && std::memcmp(raw.data(), mapped, 12) != 0) {
-          c.peer.family = fw::Family::V6;
-          c.peer.prefix = 128;
-          c.peer.addr = raw;
-        } else {
-          c.peer.family = fw::Family::V4;
-          c.peer.prefix = 32;
-          std::copy_n(raw.begin() + (m->idiag_family == AF_INET6 ? 12 : 0), 4, c.peer.addr.begin());
-        }
+        std::memcpy(raw.data(), m->id.idiag_dst, sizeof raw);
+        c.peer = hostOf(raw.data(), m->idiag_family == AF_INET6);
         c.peer_port = ntohs(m->id.idiag_dport);
         c.local_port = ntohs(m->id.idiag_sport);
         out.push_back(c);

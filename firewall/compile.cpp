@@ -85,13 +85,7 @@ std::string banSetName(Family f, std::optional<uint8_t> prefix) {
 }
 
 Bytes networkKey(const Cidr& c) {
-  const size_t len = addrLen(c.family);
-  Bytes key(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
-  if (!c.isHost()) {
-    const Bytes mask = expr::prefixMask(c.family, c.prefix);
-    for (size_t i = 0; i < len; ++i) key[i] &= mask[i];
-  }
-  return key;
+  return Bytes(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(addrLen(c.family)));
 }
 
 std::optional<SetElem> banElement(const Ban& ban, const CompileOptions& options) {

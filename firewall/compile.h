@@ -73,8 +73,9 @@ struct PrefixSet {
   uint8_t prefix = 32;  // 32 / 128: the addresses' set
   Set set;
 };
-// The key of a network in its prefix length's set: its address with the
-// host bits cleared (the whole address for a single address).
+// The key of a network in its prefix length's set: its address, which has
+// no host bits (Cidr::parse refuses them; Cidr::contains and the nft
+// matches rely on it too).
 Bytes networkKey(const Cidr& c);
 // bans_v4, bans_v6; bans_v4_<prefix> for the banned networks of a length.
 std::string banSetName(Family family, std::optional<uint8_t> prefix = std::nullopt);

@@ -1,15 +1,12 @@
 #include "firewall/incremental.h"
 
 #include <algorithm>
-#include <array>
 #include <bitset>
 #include <map>
 #include <span>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
-
-#include "firewall/expr.h"
 
 namespace rampart::fw {
 namespace {
@@ -139,6 +136,23 @@ class LiveGroupSets {
   std::unordered_map<std::string_view, std::vector<std::string_view>> sets_;
 };
 
+// Puts `sets`, a group's or the bans' sets compiled again, into `want`, if
+// they are the sets the live table has for them (`have`): a prefix length
+// more or fewer changes the rules that look them up, which the incremental
+// path does not do. False then.
+bool replaceSets(std::vector<Set> sets, std::vector<std::string_view> have, std::map<std::string, Set>& want) {
+  std::vector<std::string_view> names;
+  for (const Set& s : sets) names.push_back(s.name);
+  std::ranges::sort(names);
+  std::ranges::sort(have);
+  if (names != have) return false;
+  for (Set& s : sets) {
+    std::string name = s.name;
+    want.insert_or_assign(std::move(name), std::move(s));
+  }
+  return true;
+}
+
 // The element changes of one family's sets of a group that gained or lost
 // a few members, found without rebuilding its sets: the members differ
 // only in one stretch of the list, and the group keeps the prefix lengths
@@ -156,7 +170,6 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
   auto keyOf = [](const Cidr& c) { return SetElem::of(networkKey(c)); };
   struct Delta {
     const Set* live = nullptr;
-    Bytes mask;
     std::vector<SetElem> adds, dels;
   };
   std::map<uint8_t, Delta> by_prefix;
@@ -165,7 +178,6 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
     if (d.live == nullptr) {
       d.live = live.findSet(groupSetName(now.name, f, c.prefix == full ? std::nullopt : std::optional(c.prefix)));
       if (d.live == nullptr || d.live->interval()) return nullptr;  // a new prefix length: new rules
-      d.mask = expr::prefixMask(f, c.prefix);
     }
     return &d;
   };
@@ -193,15 +205,12 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
     auto less = [](const SetElem& e, std::span<const uint8_t> key) {
       return std::ranges::lexicographical_compare(e.key, key);
     };
-    std::array<uint8_t, 16> key{};
     for (const Cidr* c : b) {
       if (c->family != f) continue;
       auto it = by_prefix.find(c->prefix);
       if (it == by_prefix.end() || it->second.dels.empty()) continue;
       std::vector<SetElem>& dels = it->second.dels;
-      const Bytes& mask = it->second.mask;
-      for (size_t i = 0; i < key_len; ++i) key[i] = c->addr[i] & mask[i];
-      std::span<const uint8_t> k(key.data(), key_len);
+      std::span<const uint8_t> k(c->addr.data(), key_len);  // its network key (networkKey)
       auto at = std::lower_bound(dels.begin(), dels.end(), k, less);
       if (at != dels.end() && std::ranges::equal(at->key, k)) dels.erase(at);
     }
@@ -259,19 +268,9 @@ bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f
   };
   std::bitset<256> folds;
   for (const Touched& t : touched) folds.set(fold(t.key.data()));
-  std::array<uint8_t, 16> key{};
-  std::array<Bytes, 129> masks;  // by prefix length, made when first needed
   for (const Ban& b : now) {
-    if (b.cidr.family != f) continue;
-    if (b.cidr.prefix == full) {
-      std::copy_n(b.cidr.addr.begin(), len, key.begin());
-    } else {
-      Bytes& mask = masks[std::min<size_t>(b.cidr.prefix, 128)];
-      if (mask.empty()) mask = expr::prefixMask(f, b.cidr.prefix);
-      for (size_t i = 0; i < len; ++i) key[i] = b.cidr.addr[i] & mask[i];
-    }
-    if (!folds.test(fold(key.data()))) continue;
-    std::span<const uint8_t> k(key.data(), len);
+    if (b.cidr.family != f || !folds.test(fold(b.cidr.addr.data()))) continue;
+    std::span<const uint8_t> k(b.cidr.addr.data(), len);  // its network key (networkKey)
     auto at = std::lower_bound(touched.begin(), touched.end(), std::pair{b.cidr.prefix, k},
                                [](const Touched& t, const std::pair<uint8_t, std::span<const uint8_t>>& p) {
                                  if (t.prefix != p.first) return t.prefix < p.first;
@@ -526,17 +525,9 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       const std::vector<std::string_view>& have = live_groups.of(base);
       if (have.empty()) continue;  // no rule uses the group
       if (it != old_groups.end() && !want.contains(base) && groupDelta(*it->second, g, f, live, out)) continue;
-      // Its sets compiled again. Another set of prefix lengths would change
-      // the rules that use the group, which this path does not do.
-      std::vector<PrefixSet> parts = groupSets(g, f);
-      std::vector<std::string_view> names;
-      for (const PrefixSet& part : parts) names.push_back(part.set.name);
-      std::ranges::sort(names);
-      if (!std::ranges::equal(names, have)) return std::nullopt;
-      for (PrefixSet& part : parts) {
-        std::string name = part.set.name;
-        want.try_emplace(std::move(name), std::move(part.set));
-      }
+      std::vector<Set> sets;
+      for (PrefixSet& part : groupSets(g, f)) sets.push_back(std::move(part.set));
+      if (!replaceSets(std::move(sets), have, want)) return std::nullopt;
     }
   }
   for (const Group& g : policy.groups) old_groups.erase(g.name);
@@ -556,20 +547,10 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       for (Set& s : delta.add_elems) out.add_elems.push_back(std::move(s));
       for (Set& s : delta.delete_elems) out.delete_elems.push_back(std::move(s));
     } else {
-      // Compiled again. Another set of prefix lengths would change the ban
-      // rules, which this path does not do.
-      std::vector<Set> sets = compileBanSets(bans, options);
-      std::vector<std::string_view> names, have;
-      for (const Set& s : sets) names.push_back(s.name);
+      std::vector<std::string_view> have;
       for (const Set& s : live.sets)
         if (s.name.starts_with("bans_")) have.push_back(s.name);
-      std::ranges::sort(names);
-      std::ranges::sort(have);
-      if (names != have) return std::nullopt;
-      for (Set& s : sets) {
-        std::string name = s.name;
-        want.insert_or_assign(std::move(name), std::move(s));
-      }
+      if (!replaceSets(compileBanSets(bans, options), std::move(have), want)) return std::nullopt;
     }
   }
 

@@ -60,7 +60,7 @@ class TlsStream {
   // some plaintext was added; want_read when a whole record is still to come.
   Io decrypt(boost::beast::flat_buffer& out);
 
-  // Writes from `data` (up to kMaxWrite bytes a call) and sets `n` to the
+  // Writes from `data` (up to 64 KiB a call) and sets `n` to the
   // bytes taken, done once their records are all sent. After want_write the
   // next call must pass the same bytes again: it first sends the rest of
   // the records already made of them.
@@ -82,6 +82,8 @@ class TlsStream {
   };
 
   static constexpr std::size_t kInboxBytes = 16 * 1024;
+  static constexpr std::size_t kMaxWrite = 64 * 1024;  // 4 records
+  static constexpr std::size_t kKeptOutboxBytes = 32 * 1024;
   std::shared_ptr<tls::ServerContext> ctx_;
   int fd_;
   std::unique_ptr<ssl_st, SslFree> ssl_;
@@ -94,10 +96,6 @@ class TlsStream {
   std::size_t outbox_sent_ = 0;
   std::size_t outbox_plain_ = 0;  // the plaintext bytes those records carry
   bool gathering_ = false;
-
- public:
-  static constexpr std::size_t kMaxWrite = 64 * 1024;    // 4 records
-  static constexpr std::size_t kKeptOutboxBytes = 32 * 1024;
 };
 
 }  // namespace rampart::metrics::http
