@@ -242,7 +242,9 @@ Result<void> FwService::start(const Config& config) {
     log::error("firewall state: {}", *loaded->set_aside);
   }
   FwState next = state_;
-  bool changed = next.prune(now);
+  // A journal that was replayed goes into a whole new file now, so it
+  // starts afresh (without a line a crash may have cut short).
+  bool changed = next.prune(now) || loaded->journal_used;
   if (next.pending && next.pending->deadline <= now) {
     log::warning("firewall: the confirm window ended while the agent was down; rolling back");
     next.rollback = RollbackInForce{next.pending->previous, config.firewall, now};
@@ -276,7 +278,24 @@ nlohmann::json FwService::status() const {
 
 Result<void> FwService::save(const FwState& state) {
   if (!writable_) return fail("{} could not be read at start, so it is not overwritten: {}", path_, load_problem_);
-  return saveState(path_, state);
+  auto r = saveState(path_, state);
+  if (r) journal_lines_ = 0;
+  return r;
+}
+
+Result<void> FwService::saveBans(const FwState& state, const std::vector<BanChange>& changes) {
+  // The journal stays within half the bans (at least 1,024 lines): replaying
+  // it at start costs no more than reading the file, and the whole save it
+  // defers is paid once per that many changes.
+  const size_t limit = std::max<size_t>(1024, state.bans.size() / 2);
+  if (!writable_ || journal_lines_ > limit || changes.size() > limit - journal_lines_) return save(state);
+  auto r = appendBanJournal(path_, changes);
+  if (!r) {
+    journal_lines_ = SIZE_MAX;  // a line may be cut short: the next save is a whole one
+    return r;
+  }
+  journal_lines_ += changes.size();
+  return {};
 }
 
 namespace {
@@ -361,14 +380,15 @@ std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const Fw
   return lockoutReasons(in);
 }
 
-Answer FwService::commit(FwState next, const Request& req, json result) {
+Answer FwService::commit(FwState next, const Request& req, json result,
+                         std::optional<std::vector<BanChange>> bans) {
   const fw::Policy& cfg = configPolicy();
   if (auto reasons = guard(cfg, state_, cfg, next, req); !reasons.empty()) {
     return Answer::failure("lockout", fmt::format("refused, it would lock you out: {}. Nothing was changed; "
                                                   "add --force to do it anyway",
                                                   fmt::join(reasons, "; ")));
   }
-  if (auto r = save(next); !r) return Answer::failure("state", r.error().message);
+  if (auto r = bans ? saveBans(next, *bans) : save(next); !r) return Answer::failure("state", r.error().message);
   FwState old = std::exchange(state_, std::move(next));
   if (auto r = firewall_.apply(); !r) {
     state_ = std::move(old);
@@ -571,12 +591,15 @@ Answer FwService::ban(const Request& req) {
   std::ranges::stable_sort(order, {}, [&](size_t i) -> const fw::Cidr& { return cidrs[i]; });
   for (size_t k = 1; k < order.size(); ++k) repeated[order[k]] = cidrs[order[k]] == cidrs[order[k - 1]];
   size_t added = 0, updated = 0;
+  std::vector<BanChange> changes;
+  changes.reserve(cidrs.size());
   for (size_t i = 0; i < cidrs.size(); ++i) {
     const fw::Cidr& c = cidrs[i];
     if (repeated[i]) {
       ++updated;  // as before: the second mention renews the first
       continue;
     }
+    changes.push_back(BanChange{c, false, expires});
     std::optional<size_t> at = findBan(c);
     if (!at) {
       next.bans.push_back(fw::Ban{c, expires});
@@ -590,7 +613,7 @@ Answer FwService::ban(const Request& req) {
     return Answer::failure("limit", fmt::format("at most {} bans; unban some first", kMaxBans));
   json result = {{"added", added}, {"updated", updated}, {"bans", next.bans.size()}};
   if (expires) result["expires_ms"] = toMs(*expires);
-  return commit(std::move(next), req, std::move(result));
+  return commit(std::move(next), req, std::move(result), std::move(changes));
 }
 
 Answer FwService::unban(const Request& req) {
@@ -619,7 +642,9 @@ Answer FwService::unban(const Request& req) {
     return Answer::failure("not_found", fmt::format("{} is not banned", c.str()));
   }
   json result = {{"unbanned", found.size()}, {"bans", next.bans.size()}};
-  return commit(std::move(next), req, std::move(result));
+  std::vector<BanChange> changes;
+  for (const auto& c : found) changes.push_back(BanChange{c, true, std::nullopt});
+  return commit(std::move(next), req, std::move(result), std::move(changes));
 }
 
 Answer FwService::bans(const Request&) {
@@ -756,11 +781,14 @@ void FwService::onExpiry() {
   const size_t rules_before = next.rules.size();
   if (next.prune(now)) {
     const bool rules_went = next.rules.size() != rules_before;
-    if (auto r = save(next); !r) log::error("firewall state: {}", r.error().message);
+    // Bans that ended need not be written: loading drops what has expired.
+    // A file of 100,000 bans is not rewritten each time some of them end.
+    if (rules_went) {
+      if (auto r = save(next); !r) log::error("firewall state: {}", r.error().message);
+    }
     state_ = std::move(next);
-    // A rule needs an apply. So does a ban: adjacent bans share one kernel
-    // range that lives as long as the longest of them, so a shorter ban in
-    // it does not leave by the range's own timeout.
+    // The kernel drops a ban's element by its own timeout; the apply
+    // removes an ended rule, and makes sure nothing that ended stays.
     log::info("firewall: temporary {} ended", rules_went ? "rules" : "bans");
     if (auto r = firewall_.apply(); !r) log::error("firewall: removing expired entries: {}", r.error().message);
   }

@@ -98,11 +98,17 @@ class FwService : public Component {
   Answer rollback(const Request& req);
 
   // Guard, save, apply; on a kernel refusal the old state comes back.
-  Answer commit(FwState next, const Request& req, nlohmann::json result);
+  // `bans` lists the changes when only bans changed (they may go to the
+  // journal instead of a whole new state file).
+  Answer commit(FwState next, const Request& req, nlohmann::json result,
+                std::optional<std::vector<BanChange>> bans = std::nullopt);
   std::vector<std::string> guard(const fw::Policy& before_cfg, const FwState& before,
                                  const fw::Policy& after_cfg, const FwState& after,
                                  const Request& req) const;
   Result<void> save(const FwState& state);
+  // A change of bans alone: appended to the journal while it is short
+  // beside the bans there are, else a whole save.
+  Result<void> saveBans(const FwState& state, const std::vector<BanChange>& changes);
   void rollBackNow(const std::string& why);
   void armTimers();
   void onExpiry();
@@ -114,6 +120,9 @@ class FwService : public Component {
   std::string path_;
   FwState state_;
   bool writable_ = false;  // false when the file could not be read (never overwrite it)
+  // Lines in the ban journal since the last whole save; SIZE_MAX when it
+  // must not be appended to (a line may have been cut short).
+  size_t journal_lines_ = 0;
   std::string load_problem_;
   boost::asio::steady_timer expiry_timer_;
   boost::asio::steady_timer confirm_timer_;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <ctime>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -328,15 +329,19 @@ std::expected<FwState, std::string> parseState(std::string_view text) {
   }
 }
 
-Result<LoadedState> loadState(const std::string& path, WallTime now) {
+namespace {
+
+// The whole of `path`, at most kMaxStateBytes of it; nullopt when it does
+// not exist. `too_big` is set (and the text cut) when it holds more.
+Result<std::optional<std::string>> readBounded(const std::string& path, bool& too_big) {
+  too_big = false;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    if (errno == ENOENT) return LoadedState{};
+    if (errno == ENOENT) return std::optional<std::string>{};
     return std::unexpected(Error::fromErrno(fmt::format("open {}", path)));
   }
   std::string text;
   char buf[65536];
-  bool too_big = false;
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
@@ -350,15 +355,68 @@ Result<LoadedState> loadState(const std::string& path, WallTime now) {
     }
     text.append(buf, static_cast<size_t>(n));
   }
-  auto parsed = too_big ? std::unexpected(std::string("larger than the state file limit")) : parseState(text);
-  if (parsed) return LoadedState{std::move(*parsed), std::nullopt};
+  return std::optional<std::string>{std::move(text)};
+}
+
+// Renames `path` to <path>.corrupt-<UTC time>; returns the new name.
+Result<std::string> setAside(const std::string& path, const std::string& problem, WallTime now) {
   const std::string aside = fmt::format("{}.corrupt-{}", path, utcStamp(now));
   if (::rename(path.c_str(), aside.c_str()) != 0) {
-    return fail("{}: {}; and it cannot be set aside: rename to {}: {}", path, parsed.error(), aside,
+    return fail("{}: {}; and it cannot be set aside: rename to {}: {}", path, problem, aside,
                 std::strerror(errno));
   }
-  return LoadedState{FwState{}, fmt::format("{}: {}; set aside as {}; starting without CLI rules and bans",
-                                            path, parsed.error(), aside)};
+  return aside;
+}
+
+Result<void> fsyncDir(const std::string& path) {
+  const std::string dir = dirOf(path);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return std::unexpected(Error::fromErrno(fmt::format("open {}", dir)));
+  if (::fsync(dfd.get()) != 0) return std::unexpected(Error::fromErrno(fmt::format("fsync {}", dir)));
+  return {};
+}
+
+}  // namespace
+
+Result<LoadedState> loadState(const std::string& path, WallTime now) {
+  const std::string journal_path = path + std::string(kBanJournalSuffix);
+  bool too_big = false;
+  auto text = readBounded(path, too_big);
+  if (!text) return std::unexpected(text.error());
+  LoadedState loaded;
+  if (*text) {
+    auto parsed = too_big ? std::unexpected(std::string("larger than the state file limit")) : parseState(**text);
+    if (!parsed) {
+      auto aside = setAside(path, parsed.error(), now);
+      if (!aside) return std::unexpected(aside.error());
+      std::string journal_note;
+      if (::access(journal_path.c_str(), F_OK) == 0) {
+        auto j = setAside(journal_path, "its state file is damaged", now);
+        if (!j) return std::unexpected(j.error());
+        journal_note = fmt::format(" (its ban journal too, as {})", *j);
+      }
+      loaded.set_aside = fmt::format("{}: {}; set aside as {}{}; starting without CLI rules and bans", path,
+                                     parsed.error(), *aside, journal_note);
+      return loaded;
+    }
+    loaded.state = std::move(*parsed);
+  }
+  auto journal = readBounded(journal_path, too_big);
+  if (!journal) return std::unexpected(journal.error());
+  if (!*journal || (*journal)->empty()) return loaded;
+  loaded.journal_used = true;
+  std::vector<fw::Ban> bans = loaded.state.bans;
+  auto replayed = too_big ? std::unexpected(std::string("larger than the state file limit"))
+                          : replayBanJournal(**journal, bans);
+  if (replayed) {
+    loaded.state.bans = std::move(bans);
+    return loaded;
+  }
+  auto aside = setAside(journal_path, replayed.error(), now);
+  if (!aside) return std::unexpected(aside.error());
+  loaded.set_aside = fmt::format("{}: {}; set aside as {}; the bans changed since {} was last written are not restored",
+                                 journal_path, replayed.error(), *aside, path);
+  return loaded;
 }
 
 Result<void> saveState(const std::string& path, const FwState& state) {
@@ -373,11 +431,127 @@ Result<void> saveState(const std::string& path, const FwState& state) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return std::unexpected(Error::fromErrno(fmt::format("rename {} to {}", tmp, path)));
   }
-  const std::string dir = dirOf(path);
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd) return std::unexpected(Error::fromErrno(fmt::format("open {}", dir)));
-  if (::fsync(dfd.get()) != 0) return std::unexpected(Error::fromErrno(fmt::format("fsync {}", dir)));
-  return {};
+  if (auto r = fsyncDir(path); !r) return r;
+  // The file now holds what the journal said. Its removal is made durable
+  // too, so an old journal cannot come back after a crash and be replayed
+  // over later changes.
+  const std::string journal = path + std::string(kBanJournalSuffix);
+  if (::unlink(journal.c_str()) != 0) {
+    if (errno == ENOENT) return {};
+    return std::unexpected(Error::fromErrno(fmt::format("remove {}", journal)));
+  }
+  return fsyncDir(path);
+}
+
+std::string serializeBanChanges(std::span<const BanChange> changes) {
+  std::string out;
+  out.reserve(changes.size() * 40);
+  for (const auto& c : changes) {
+    out += c.lifted ? "unban " : "ban ";
+    out += c.cidr.str();
+    if (!c.lifted) {
+      if (c.expires) {
+        out += ' ';
+        char digits[24];
+        out.append(digits, std::to_chars(digits, digits + sizeof digits, toMs(*c.expires)).ptr);
+      } else {
+        out += " never";
+      }
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+namespace {
+
+struct CidrHash {
+  size_t operator()(const fw::Cidr& c) const noexcept {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    auto mix = [&](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
+    for (uint8_t b : c.addr) mix(b);
+    mix(c.prefix);
+    mix(static_cast<uint8_t>(c.family));
+    return static_cast<size_t>(h);
+  }
+};
+
+std::expected<BanChange, std::string> banChangeFrom(std::string_view line) {
+  auto word = [&]() {
+    size_t sp = line.find(' ');
+    std::string_view w = line.substr(0, sp);
+    line = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+    return w;
+  };
+  const std::string_view verb = word();
+  if (verb != "ban" && verb != "unban") return std::unexpected("expected \"ban\" or \"unban\"");
+  auto cidr = fw::Cidr::parse(word());
+  if (!cidr) return std::unexpected(cidr.error());
+  BanChange change{*cidr, verb == "unban", std::nullopt};
+  if (change.lifted) {
+    if (!line.empty()) return std::unexpected("unexpected text after the address");
+    return change;
+  }
+  const std::string_view until = word();
+  if (!line.empty()) return std::unexpected("unexpected text after the expiry");
+  if (until == "never") return change;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(until.data(), until.data() + until.size(), ms);
+  if (ec != std::errc{} || end != until.data() + until.size() || until.empty())
+    return std::unexpected(fmt::format("expiry \"{}\" is not milliseconds since the epoch or \"never\"", until));
+  change.expires = fromMs(ms);
+  return change;
+}
+
+}  // namespace
+
+std::expected<size_t, std::string> replayBanJournal(std::string_view text, std::vector<fw::Ban>& bans) {
+  std::unordered_map<fw::Cidr, size_t, CidrHash> where;
+  where.reserve(bans.size());
+  for (size_t i = 0; i < bans.size(); ++i) where.emplace(bans[i].cidr, i);
+  std::vector<bool> lifted(bans.size(), false);
+  size_t lines = 0;
+  for (size_t nl; (nl = text.find('\n')) != std::string_view::npos; text.remove_prefix(nl + 1)) {
+    ++lines;
+    auto change = banChangeFrom(text.substr(0, nl));
+    if (!change) return std::unexpected(fmt::format("line {}: {}", lines, change.error()));
+    auto it = where.find(change->cidr);
+    if (change->lifted) {
+      if (it == where.end()) continue;
+      lifted[it->second] = true;
+      where.erase(it);
+    } else if (it != where.end()) {
+      bans[it->second].expires = change->expires;
+    } else {
+      if (where.size() >= kMaxBans) return std::unexpected(fmt::format("line {}: more than {} bans", lines, kMaxBans));
+      where.emplace(change->cidr, bans.size());
+      bans.push_back(fw::Ban{change->cidr, change->expires});
+      lifted.push_back(false);
+    }
+  }
+  size_t i = 0;
+  std::erase_if(bans, [&](const fw::Ban&) { return lifted[i++]; });
+  return lines;
+}
+
+Result<void> appendBanJournal(const std::string& state_path, std::span<const BanChange> changes) {
+  const std::string path = state_path + std::string(kBanJournalSuffix);
+  bool created = false;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    created = true;
+  }
+  if (!fd) return std::unexpected(Error::fromErrno(fmt::format("open {}", path)));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return std::unexpected(Error::fromErrno(fmt::format("stat {}", path)));
+  Result<void> r = writeAll(fd.get(), serializeBanChanges(changes), path);
+  if (r && ::fdatasync(fd.get()) != 0) r = std::unexpected(Error::fromErrno(fmt::format("fsync {}", path)));
+  if (r && created) r = fsyncDir(path);
+  // A refused change leaves no line of itself behind (a full disk may take
+  // half of one), so a restart cannot bring back what was refused.
+  if (!r && ::ftruncate(fd.get(), st.st_size) != 0) r.error().message += fmt::format("; and {} could not be cut back: {}", path, std::strerror(errno));
+  return r;
 }
 
 }  // namespace rampart::agent

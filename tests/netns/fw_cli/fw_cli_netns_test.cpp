@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -170,15 +171,25 @@ struct Node {
   bool kernelHasBan(const std::string& addr) {
     return ns.run("nft get element inet rampart bans_v4 '{ " + addr + " }'").status == 0;
   }
-  // The agent's state file; it is written at the first change, and until then
-  // its absence means an empty state (see loadState).
+  // The agent's state file with its ban journal replayed (as loadState does,
+  // without setting anything aside); it is written at the first change, and
+  // until then its absence means an empty state.
   rampart::agent::FwState stateFile() {
     const std::string path = dir.file("state/firewall.json");
-    if (!std::filesystem::exists(path)) return {};
-    auto s = rampart::agent::parseState(readFile(path));
-    INFO((s ? "" : s.error()));
-    REQUIRE(s.has_value());
-    return *s;
+    rampart::agent::FwState state;
+    if (std::filesystem::exists(path)) {
+      auto s = rampart::agent::parseState(readFile(path));
+      INFO((s ? "" : s.error()));
+      REQUIRE(s.has_value());
+      state = std::move(*s);
+    }
+    const std::string journal = path + std::string(rampart::agent::kBanJournalSuffix);
+    if (std::filesystem::exists(journal)) {
+      auto replayed = rampart::agent::replayBanJournal(readFile(journal), state.bans);
+      INFO((replayed ? "" : replayed.error()));
+      REQUIRE(replayed.has_value());
+    }
+    return state;
   }
 };
 
@@ -250,6 +261,47 @@ TEST_CASE("fw ban stops a source, unban lets it back; bans lists them") {
   node.ok({"unban", "10.77.0.3"});
   CHECK(opens(node.peer, "10.77.0.3", 8081));
   CHECK(node.stateFile().bans.size() == 1);
+}
+
+TEST_CASE("fw ban and unban of one address append to the ban journal, not a new state file; a restart replays it") {
+  REQUIRE(::geteuid() == 0);
+  Node node;
+  Fd l = listenOn(node.ns, 8081);
+  std::string list;
+  for (int i = 0; i < 3000; ++i) list += fmt::format("198.18.{}.{}\n", (2 * i) / 256, (2 * i) % 256);
+  writeFile(node.dir.file("bans.txt"), list);
+  node.ok({"ban", "--file", node.dir.file("bans.txt")});  // 3,000 at once: a whole new file
+  const std::string path = node.dir.file("state/firewall.json");
+  const std::string journal = path + std::string(rampart::agent::kBanJournalSuffix);
+  CHECK_FALSE(std::filesystem::exists(journal));
+  struct stat before{};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+
+  node.ok({"ban", "10.77.0.3", "--for", "1h"});
+  node.ok({"unban", "198.18.0.0"});
+  CHECK_FALSE(opens(node.peer, "10.77.0.3", 8081));
+  struct stat after{};
+  REQUIRE(::stat(path.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // not replaced
+  CHECK(after.st_size == before.st_size);
+  const std::string lines = readFile(journal);
+  CHECK_THAT(lines, Catch::StartsWith("ban 10.77.0.3 "));
+  CHECK_THAT(lines, Catch::EndsWith("\nunban 198.18.0.0\n"));
+  CHECK(std::ranges::count(lines, '\n') == 2);
+
+  // As after a reboot: the table is gone, and the journal brings both back.
+  node.stop();
+  REQUIRE(node.ns.run("nft delete table inet rampart").status == 0);
+  node.start();
+  CHECK(node.kernelHasBan("10.77.0.3"));
+  CHECK_FALSE(node.kernelHasBan("198.18.0.0"));
+  CHECK(node.kernelHasBan("198.18.0.2"));
+  CHECK_FALSE(opens(node.peer, "10.77.0.3", 8081));
+  // The start wrote the replayed state as a whole file and began a new journal.
+  CHECK_FALSE(std::filesystem::exists(journal));
+  auto file = node.stateFile();
+  CHECK(file.bans.size() == 3000);
+  CHECK(std::ranges::count(file.bans, *rampart::fw::Cidr::parse("10.77.0.3"), &rampart::fw::Ban::cidr) == 1);
 }
 
 TEST_CASE("fw ban: an address named twice is one ban, for many at once and for a few; the kernel holds each once") {

@@ -164,3 +164,141 @@ TEST_CASE("fw state: 100,000 bans serialise and parse back") {
   REQUIRE(back.has_value());
   CHECK(back->bans == s.bans);
 }
+
+// The ban journal: a change of bans alone is a line appended beside the file.
+namespace {
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<BanChange> someChanges() {
+  return {BanChange{cidr("198.51.100.1"), false, at(1'900'000'000'042)},  // new
+          BanChange{cidr("192.0.2.7"), false, std::nullopt},              // was temporary, now permanent
+          BanChange{cidr("2001:db8:9::/48"), true, std::nullopt},         // lifted
+          BanChange{cidr("203.0.113.0/24"), false, at(1'900'000'000'000)},
+          BanChange{cidr("203.0.113.0/24"), true, std::nullopt},  // banned and lifted again
+          BanChange{cidr("2001:db8:9::/48"), false, at(5)}};      // back, at the end
+}
+
+// sample() with someChanges() applied by hand.
+std::vector<fw::Ban> changedBans() {
+  return {fw::Ban{cidr("192.0.2.7"), std::nullopt}, fw::Ban{cidr("198.51.100.1"), at(1'900'000'000'042)},
+          fw::Ban{cidr("2001:db8:9::/48"), at(5)}};
+}
+
+}  // namespace
+
+TEST_CASE("ban journal: lines as the operator reads them") {
+  CHECK(serializeBanChanges(someChanges()) ==
+        "ban 198.51.100.1 1900000000042\n"
+        "ban 192.0.2.7 never\n"
+        "unban 2001:db8:9::/48\n"
+        "ban 203.0.113.0/24 1900000000000\n"
+        "unban 203.0.113.0/24\n"
+        "ban 2001:db8:9::/48 5\n");
+}
+
+TEST_CASE("ban journal: appended changes are in the state loaded, in order; a whole save takes them in and removes it") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  REQUIRE(saveState(path, sample()));
+  const auto changes = someChanges();
+  REQUIRE(appendBanJournal(path, std::span(changes).first(3)));
+  REQUIRE(appendBanJournal(path, std::span(changes).subspan(3)));
+  CHECK(readAll(path + ".bans") == serializeBanChanges(changes));
+  auto loaded = loadState(path, at(0));
+  REQUIRE(loaded.has_value());
+  CHECK_FALSE(loaded->set_aside.has_value());
+  CHECK(loaded->journal_used);
+  FwState expected = sample();
+  expected.bans = changedBans();
+  CHECK(loaded->state == expected);
+
+  REQUIRE(saveState(path, loaded->state));
+  CHECK(filesIn(dir.path()) == std::vector<std::string>{"firewall.json"});
+  auto again = loadState(path, at(0));
+  REQUIRE(again.has_value());
+  CHECK_FALSE(again->journal_used);
+  CHECK(again->state == expected);
+}
+
+TEST_CASE("ban journal: without a state file it applies to an empty state") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  const std::vector<BanChange> one{BanChange{cidr("10.0.0.0/8"), false, std::nullopt}};
+  REQUIRE(appendBanJournal(path, one));
+  auto loaded = loadState(path, at(0));
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->state.bans == std::vector<fw::Ban>{fw::Ban{cidr("10.0.0.0/8"), std::nullopt}});
+}
+
+TEST_CASE("ban journal: replaying lines the file already holds changes nothing (a crash inside saveState)") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  FwState after = sample();
+  after.bans = changedBans();
+  REQUIRE(saveState(path, after));
+  REQUIRE(appendBanJournal(path, someChanges()));  // as if the removal never happened
+  auto loaded = loadState(path, at(0));
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->state == after);
+}
+
+TEST_CASE("ban journal: a last line cut short by a crash is ignored") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  REQUIRE(saveState(path, sample()));
+  const std::vector<BanChange> one{BanChange{cidr("198.51.100.1"), false, std::nullopt}};
+  REQUIRE(appendBanJournal(path, one));
+  {
+    std::ofstream out(path + ".bans", std::ios::app | std::ios::binary);
+    out << "ban 198.51.100.2 19000";  // no newline: the write did not finish
+  }
+  auto loaded = loadState(path, at(0));
+  REQUIRE(loaded.has_value());
+  CHECK_FALSE(loaded->set_aside.has_value());
+  CHECK(loaded->journal_used);
+  REQUIRE(loaded->state.bans.size() == 3);
+  CHECK(loaded->state.bans.back() == fw::Ban{cidr("198.51.100.1"), std::nullopt});
+}
+
+TEST_CASE("ban journal: a damaged line sets the journal aside, naming the line; the file's state is kept") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  REQUIRE(saveState(path, sample()));
+  writeFile(path + ".bans", "ban 198.51.100.1 never\nban 10.0.0.1/8 never\n");
+  const WallTime now = at(1'764'000'000'000);
+  auto loaded = loadState(path, now);
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->state == sample());
+  REQUIRE(loaded->set_aside.has_value());
+  CHECK_THAT(*loaded->set_aside, Catch::Contains(path + ".bans: line 2: "));
+  CHECK_THAT(*loaded->set_aside, Catch::Contains("10.0.0.1/8"));
+  CHECK(filesIn(dir.path()) == std::vector<std::string>{"firewall.json", "firewall.json.bans.corrupt-20251124T160000Z"});
+
+  for (const char* bad : {"ban 198.51.100.1\n", "ban 198.51.100.1 soon\n", "unban 198.51.100.1 never\n",
+                          "block 198.51.100.1\n", "ban 198.51.100.1 12 13\n"}) {
+    std::vector<fw::Ban> bans;
+    auto r = replayBanJournal(bad, bans);
+    INFO(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error(), Catch::StartsWith("line 1: "));
+  }
+}
+
+TEST_CASE("ban journal: a state file set aside takes its journal with it") {
+  TempDir dir;
+  const std::string path = dir.file("firewall.json");
+  writeFile(path, "{\"version\": 1, \"rul");
+  const std::vector<BanChange> one{BanChange{cidr("198.51.100.1"), false, std::nullopt}};
+  REQUIRE(appendBanJournal(path, one));
+  auto loaded = loadState(path, at(1'764'000'000'000));
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->state == FwState{});
+  REQUIRE(loaded->set_aside.has_value());
+  CHECK_THAT(*loaded->set_aside, Catch::Contains("ban journal too"));
+  CHECK(filesIn(dir.path()) == std::vector<std::string>{"firewall.json.bans.corrupt-20251124T160000Z",
+                                                        "firewall.json.corrupt-20251124T160000Z"});
+}
