@@ -112,7 +112,21 @@ Result<fw::ApplyReport> FirewallComponent::apply() {
   fillResolved(policy);
   std::vector<fw::Ban> bans;
   if (overlay_) overlay_(policy, bans);
-  auto report = engine_->apply(policy, bans);
+  return applied(engine_->apply(policy, bans), policy.rules.size());
+}
+
+Result<fw::ApplyReport> FirewallComponent::applyBans(const std::vector<fw::Ban>& bans) {
+  if (!engine_ || config_ == nullptr) return fail("the firewall engine is not running");
+  // Every change of configuration, CLI rules or resolved names applies the
+  // whole policy, so the one applied last is the one in force; after a
+  // failed apply it may not be.
+  const fw::Policy* last = engine_->appliedPolicy();
+  if (last == nullptr || !last_error_.empty()) return apply();
+  const size_t rules = last->rules.size();
+  return applied(engine_->apply(*last, bans), rules);
+}
+
+Result<fw::ApplyReport> FirewallComponent::applied(Result<fw::ApplyReport> report, size_t rules) {
   counters_.last_apply_seconds =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (!report) {
@@ -135,7 +149,7 @@ Result<fw::ApplyReport> FirewallComponent::apply() {
   }
   if (report->messages > 0) {
     log::info("firewall: applied {} rules (+{} -{}), {} set elements (+{} -{}), generation {}",
-              policy.rules.size(), report->rules_added, report->rules_deleted,
+              rules, report->rules_added, report->rules_deleted,
               report->elements_added + report->elements_deleted, report->elements_added,
               report->elements_deleted, report->generation);
   }

@@ -44,6 +44,11 @@ class FirewallComponent : public Component {
   void setOverlay(Overlay overlay) { overlay_ = std::move(overlay); }
   // Applies the current configuration + overlay again (after a CLI change).
   Result<fw::ApplyReport> apply();
+  // After a change of bans alone (`bans`, as the overlay would give them):
+  // the policy the engine applied last with these bans, without building or
+  // comparing 10,000 rules again. apply() when the last apply failed or the
+  // engine keeps no policy.
+  Result<fw::ApplyReport> applyBans(const std::vector<fw::Ban>& bans);
 
   // For metrics and the `fw` verbs; null until start() succeeded.
   fw::Engine* engine() { return engine_.get(); }
@@ -51,6 +56,8 @@ class FirewallComponent : public Component {
   uint32_t generation() const { return generation_; }
 
  private:
+  // Counts and logs an apply's outcome (`rules`: the policy's rules).
+  Result<fw::ApplyReport> applied(Result<fw::ApplyReport> report, size_t rules);
   void watchEvents();
   void onEvents();
   // DNS names in groups: looked up off the event loop (a thread per round),

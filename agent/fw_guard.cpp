@@ -161,8 +161,6 @@ std::optional<fw::Cidr> hostAddress(std::string_view text) {
 
 std::vector<std::string> lockoutReasons(const GuardInput& in) {
   std::vector<std::string> out;
-  const fw::Policy& before = *in.before;
-  const fw::Policy& after = *in.after;
   for (const auto& c : in.connections) {
     if (const fw::Ban* b = banCovering(*in.bans_after, c.peer, in.now);
         b != nullptr && banCovering(*in.bans_before, c.peer, in.now) == nullptr) {
@@ -170,6 +168,9 @@ std::vector<std::string> lockoutReasons(const GuardInput& in) {
                                 describe(c), b->cidr.str()));
       continue;
     }
+    if (in.before == nullptr) continue;  // the same rules, established accepted first
+    const fw::Policy& before = *in.before;
+    const fw::Policy& after = *in.after;
     bool was_open = rulesAccept(before, c, in.now);
     bool is_open = rulesAccept(after, c, in.now);
     if (!after.builtins.established && !is_open) {
@@ -186,8 +187,16 @@ std::vector<std::string> lockoutReasons(const GuardInput& in) {
 }
 
 std::vector<uint16_t> sshPorts(const fw::Policy& policy) {
+  std::vector<const fw::Rule*> rules;
+  rules.reserve(policy.rules.size());
+  for (const auto& r : policy.rules) rules.push_back(&r);
+  return sshPorts(rules);
+}
+
+std::vector<uint16_t> sshPorts(std::span<const fw::Rule* const> rules) {
   std::vector<uint16_t> ports;
-  for (const auto& r : policy.rules) {
+  for (const fw::Rule* rule : rules) {
+    const fw::Rule& r = *rule;
     if (r.name != "ssh" || r.action != fw::Action::Allow) continue;
     for (const auto& spec : r.ports)
       if (std::ranges::find(spec.protos, fw::Proto::Tcp) != spec.protos.end()) ports.push_back(spec.range.first);

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ struct GuardConnection {
 };
 
 struct GuardInput {
+  // Both null: the rules are the same before and after, and the established
+  // builtin is on (a `fw ban`): then only a ban can cut a connection.
   const fw::Policy* before = nullptr;
   const std::vector<fw::Ban>* bans_before = nullptr;
   const fw::Policy* after = nullptr;
@@ -49,6 +52,8 @@ std::vector<std::string> lockoutReasons(const GuardInput& in);
 // The TCP ports sshd listens on as far as the policy says: the ports of the
 // rule named "ssh" (single ports and the first port of a range), else 22.
 std::vector<uint16_t> sshPorts(const fw::Policy& policy);
+// The same over the rules in force as pointers (FwService::effectiveRules).
+std::vector<uint16_t> sshPorts(std::span<const fw::Rule* const> rules);
 
 // One line of /proc/net/tcp or tcp6, parsed.
 struct ProcTcpSocket {

@@ -352,19 +352,26 @@ std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const Fw
     if (cannotCut(before, after, ports)) return {};
   }
   GuardInput in;
-  fw::Policy b = effectivePolicy(before_cfg, before);
-  // Only bans changed (a `fw ban`): the policy after is the one before, and
-  // 10,000 configured rules are not copied a second time.
+  // Only bans changed (a `fw ban`): the rules after are the ones before.
   const bool same_policy = &before_cfg == &after_cfg && before.rules == after.rules &&
                            before.pending == after.pending && before.rollback == after.rollback;
-  std::optional<fw::Policy> a;
-  if (!same_policy) a = effectivePolicy(after_cfg, after);
-  in.before = &b;
-  in.after = a ? &*a : &b;
+  const fw::Policy& base = basePolicy(before_cfg, before);
+  std::optional<fw::Policy> b, a;
+  std::vector<uint16_t> ports;
+  if (same_policy && base.builtins.established) {
+    // Established connections are accepted before any rule, so only a new
+    // ban can cut one: 10,000 rules need not be copied to look at them.
+    ports = sshPorts(effectiveRules(base, before));
+  } else {
+    b = effectivePolicy(before_cfg, before);
+    if (!same_policy) a = effectivePolicy(after_cfg, after);
+    in.before = &*b;
+    in.after = a ? &*a : &*b;
+    ports = sshPorts(*b);
+  }
   in.bans_before = &before.bans;
   in.bans_after = &after.bans;
   in.now = Clock::now();
-  std::vector<uint16_t> ports = sshPorts(b);
   if (auto s = optString(req, "ssh_connection", 200)) {
     if (auto c = parseSshConnection(*s)) {
       in.connections.push_back(*c);
@@ -390,7 +397,7 @@ Answer FwService::commit(FwState next, const Request& req, json result,
   }
   if (auto r = bans ? saveBans(next, *bans) : save(next); !r) return Answer::failure("state", r.error().message);
   FwState old = std::exchange(state_, std::move(next));
-  if (auto r = firewall_.apply(); !r) {
+  if (auto r = bans ? firewall_.applyBans(state_.bans) : firewall_.apply(); !r) {
     state_ = std::move(old);
     if (auto s = save(state_); !s) log::error("firewall state: restoring {}: {}", path_, s.error().message);
     return Answer::failure("apply", fmt::format("the kernel refused the change, nothing was changed: {}",

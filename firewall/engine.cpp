@@ -40,14 +40,18 @@ struct Engine::Impl {
   // compiled elements, so then the answer is no.
   bool sameInput(const Policy& policy, const std::vector<Ban>& bans,
                  std::chrono::system_clock::time_point now) const {
-    if (!cache || !cache_policy || cache_bans != bans || *cache_policy != policy) return false;
+    if (!cache || !cache_policy || cache_bans != bans || (&*cache_policy != &policy && *cache_policy != policy))
+      return false;
     return std::ranges::none_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= now; });
   }
 
+  // `policy` may be the cached policy itself (appliedPolicy()): then it
+  // stays where it is.
   void remember(Ruleset desired, const Changes& changes, const nl::BatchResult& sent, uint32_t generation,
                 const Policy& policy, const std::vector<Ban>& bans) {
+    const bool same = cache_policy && &*cache_policy == &policy;
     cache.reset();
-    cache_policy.reset();
+    if (!same) cache_policy.reset();
     for (size_t i = 0; i < desired.rules.size(); ++i) desired.rules[i].handle = changes.kept_handles[i];
     for (size_t k = 0; k < changes.add_rules.size(); ++k)
       desired.rules[changes.add_rules[k].desired_index].handle = sent.added_handles[k];
@@ -55,7 +59,7 @@ struct Engine::Impl {
       if (r.handle == 0) return;  // an echo was lost: dump next time
     cache = std::move(desired);
     cache_generation = generation;
-    cache_policy = policy;
+    if (!same) cache_policy = policy;
     cache_bans = bans;
   }
 
@@ -64,18 +68,20 @@ struct Engine::Impl {
   void patch(const Changes& changes, const nl::BatchResult& sent, uint32_t generation, const Policy& policy,
              const std::vector<Ban>& bans) {
     constexpr size_t kMaxPatchedRules = 64;
+    const bool same = cache_policy && &*cache_policy == &policy;
     if (!cache || changes.add_rules.size() > kMaxPatchedRules || !applyChanges(*cache, changes, sent.added_handles)) {
       cache.reset();
-      cache_policy.reset();
+      if (!same) cache_policy.reset();  // else it is still the policy applied last
       return;
     }
     cache_generation = generation;
+    cache_bans = bans;
+    if (same) return;
     // Assignment reuses the old copy's storage: rules that did not change
     // cost no allocation (room for more rules, so one more is no new copy).
     if (cache_policy->rules.capacity() < policy.rules.size())
       cache_policy->rules.reserve(policy.rules.size() + policy.rules.size() / 8 + 16);
     *cache_policy = policy;
-    cache_bans = bans;
   }
 };
 
@@ -193,7 +199,7 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
                                   : diff(desired, Ruleset{}, false);
     if (changes.empty()) {
       if (from_cache) {  // the cache is what this input compiles to
-        impl_->cache_policy = policy;
+        if (!impl_->cache_policy || &*impl_->cache_policy != &policy) impl_->cache_policy = policy;
         impl_->cache_bans = bans;
       }
       report.generation = *gen;
@@ -258,6 +264,8 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
   return fail("nftables: the ruleset kept changing while applying (refused {} times); try again",
               report.retries);
 }
+
+const Policy* Engine::appliedPolicy() const { return impl_->cache_policy ? &*impl_->cache_policy : nullptr; }
 
 Result<std::string> Engine::plan(const Policy& policy, const std::vector<Ban>& bans, bool kernel_check) {
   const std::string& table = impl_->options.table;

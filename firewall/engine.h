@@ -97,6 +97,10 @@ class Engine {
   // A kernel refusal leaves the table as it was and names the policy rule
   // (name and file:line) it was about.
   Result<ApplyReport> apply(const Policy& policy, const std::vector<Ban>& bans);
+  // The policy of the last apply that went through, as the engine keeps it
+  // (null when it keeps none). apply(*appliedPolicy(), bans) changes the
+  // bans alone and compares no rules: what a `fw ban` needs.
+  const Policy* appliedPolicy() const;
   // What apply() would change, as nft-like text ("+ rule ...", "- rule ...").
   // With kernel_check, the kernel validates the batch without committing it.
   Result<std::string> plan(const Policy& policy, const std::vector<Ban>& bans,

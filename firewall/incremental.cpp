@@ -310,6 +310,49 @@ bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f
   return true;
 }
 
+// The bans' part of a change: a few bans more or less are their elements
+// (banDelta, into `out`); else the ban sets are compiled again into `want`.
+// False: not a change this path takes.
+bool banChanges(const std::vector<Ban>& old_bans, const std::vector<Ban>& bans, const Ruleset& live,
+                const CompileOptions& options, Changes& out, std::map<std::string, Set>& want) {
+  const bool expired =
+      std::ranges::any_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= options.now; });
+  if (bans == old_bans && !expired) return true;
+  Changes delta;
+  bool by_delta = !expired;
+  for (Family f : {Family::V4, Family::V6}) by_delta = by_delta && banDelta(old_bans, bans, f, live, options, delta);
+  if (by_delta) {
+    for (Set& s : delta.add_elems) out.add_elems.push_back(std::move(s));
+    for (Set& s : delta.delete_elems) out.delete_elems.push_back(std::move(s));
+    return true;
+  }
+  std::vector<std::string_view> have;
+  for (const Set& s : live.sets)
+    if (s.name.starts_with("bans_")) have.push_back(s.name);
+  return replaceSets(compileBanSets(bans, options), std::move(have), want);
+}
+
+// Sets as they must be (`want`) against the live ones: new sets, element
+// changes, and a set one rule owns replaced when its shape changed. False
+// when a shared set (a group's, a table's, the bans') would change shape:
+// the rules that stay use it.
+bool wantedSets(std::map<std::string, Set>& want, const std::unordered_set<std::string>& gone_tables,
+                const Ruleset& live, Changes& out) {
+  for (auto& [name, s] : want) {
+    const Set* l = gone_tables.contains(name) ? nullptr : live.findSet(name);
+    if (l == nullptr) {
+      out.add_sets.push_back(std::move(s));
+    } else if (!l->sameShape(s)) {
+      if (!name.starts_with("s_") && !name.starts_with("p_") && !name.starts_with("meter_")) return false;
+      out.delete_sets.push_back(name);
+      out.add_sets.push_back(std::move(s));
+    } else {
+      diffSetElements(s, *l, out);
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool sameCompiledRule(const Rule& a, const Rule& b) {
@@ -324,6 +367,13 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       old_policy.output_policy != policy.output_policy || old_policy.log_dropped != policy.log_dropped ||
       old_policy.builtins != policy.builtins)
     return std::nullopt;
+  if (&old_policy == &policy) {
+    // The policy as it was (a `fw ban`): only the bans can differ.
+    Changes out;
+    std::map<std::string, Set> want;
+    if (!banChanges(old_bans, bans, live, options, out, want) || !wantedSets(want, {}, live, out)) return std::nullopt;
+    return out;
+  }
 
   const std::vector<Rule>& was = old_policy.rules;
   const std::vector<Rule>& now = policy.rules;
@@ -535,40 +585,8 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
     for (Family f : {Family::V4, Family::V6})
       for (std::string_view set : live_groups.of(groupSetName(name, f))) maybe_unused.emplace_back(set);
 
-  const bool expired =
-      std::ranges::any_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= options.now; });
-  if (bans != old_bans || expired) {
-    // A few bans more or less: their elements only (banDelta); else the set
-    // is compiled again and compared element by element.
-    Changes delta;
-    bool by_delta = !expired;
-    for (Family f : {Family::V4, Family::V6}) by_delta = by_delta && banDelta(old_bans, bans, f, live, options, delta);
-    if (by_delta) {
-      for (Set& s : delta.add_elems) out.add_elems.push_back(std::move(s));
-      for (Set& s : delta.delete_elems) out.delete_elems.push_back(std::move(s));
-    } else {
-      std::vector<std::string_view> have;
-      for (const Set& s : live.sets)
-        if (s.name.starts_with("bans_")) have.push_back(s.name);
-      if (!replaceSets(compileBanSets(bans, options), std::move(have), want)) return std::nullopt;
-    }
-  }
-
-  for (auto& [name, s] : want) {
-    const Set* l = gone_tables.contains(name) ? nullptr : live.findSet(name);
-    if (l == nullptr) {
-      out.add_sets.push_back(std::move(s));
-    } else if (!l->sameShape(s)) {
-      // Only a set one rule owns may change shape here: that rule is being
-      // replaced. A group's, a table's or the bans' set is used by rules
-      // that stay.
-      if (!name.starts_with("s_") && !name.starts_with("p_") && !name.starts_with("meter_")) return std::nullopt;
-      out.delete_sets.push_back(name);
-      out.add_sets.push_back(std::move(s));
-    } else {
-      diffSetElements(s, *l, out);
-    }
-  }
+  if (!banChanges(old_bans, bans, live, options, out, want) || !wantedSets(want, gone_tables, live, out))
+    return std::nullopt;
 
   // Sets of single rules that went, and their groups' when no rule uses
   // the group any more.

@@ -25,6 +25,9 @@ namespace rampart::fw {
 // not one this path takes (chain policies, builtins or drop logging
 // changed; rules reordered; a shared set changing shape): then compile()
 // and diff().
+// `old_policy` and `policy` being the same object says the policy did not
+// change: only the bans are compared (a `fw ban` on a node with 10,000
+// rules compares no rules).
 std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vector<Ban>& old_bans,
                                        const Policy& policy, const std::vector<Ban>& bans, const Ruleset& live,
                                        const CompileOptions& options);

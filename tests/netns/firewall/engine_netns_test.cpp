@@ -566,6 +566,53 @@ TEST_CASE("fw bans: a ban the kernel already timed out does not break the next a
   CHECK(state->bans == 2);
 }
 
+TEST_CASE("fw bans: the policy applied last with new bans changes the bans alone, also when the table drifted", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.engine->appliedPolicy() == nullptr);
+  Listener l = listen(tb.srv);
+  Policy p = richPolicy();
+  p.rules.push_back(allow("probe", {fmt::format("{}/tcp", l.port)}));
+  REQUIRE(tb.engine->apply(p, {}));
+  const Policy* last = tb.engine->appliedPolicy();
+  REQUIRE(last != nullptr);
+  CHECK(*last == p);
+  auto handles = [&] {
+    std::vector<uint64_t> out;
+    for (const KernelRule& r : tb.live().rules) out.push_back(r.handle);
+    return out;
+  };
+  const std::vector<uint64_t> before = handles();
+  REQUIRE(connects(tb.cli, "10.99.0.2", "10.99.0.1", l.port));
+
+  // From the engine's memory of the table: one element.
+  std::vector<Ban> bans{Ban{cidr("10.99.0.2"), std::nullopt}};
+  auto r = tb.engine->apply(*tb.engine->appliedPolicy(), bans);
+  if (!r) FAIL(r.error().message);
+  CHECK(r->elements_added == 1);
+  CHECK(r->rules_added + r->rules_deleted == 0);
+  CHECK(handles() == before);
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", l.port));
+  CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.1", l.port));
+  REQUIRE(tb.engine->appliedPolicy() != nullptr);
+  CHECK(*tb.engine->appliedPolicy() == p);
+
+  // Someone else changed the table: the engine reads it again and puts the
+  // policy it keeps back, the new ban with it.
+  REQUIRE(tb.srv.run("nft add rule inet rampart input tcp dport 9999 accept").status == 0);
+  bans.push_back(Ban{cidr("10.99.0.3"), std::chrono::system_clock::now() + 1h});
+  r = tb.engine->apply(*tb.engine->appliedPolicy(), bans);
+  if (!r) FAIL(r.error().message);
+  CHECK(r->rules_deleted == 1);
+  CHECK(r->elements_added == 1);
+  CHECK(tb.srv.run("nft list table inet rampart").output.find("9999") == std::string::npos);
+  CHECK_FALSE(connects(tb.cli, "10.99.0.3", "10.99.0.1", l.port));
+  REQUIRE(tb.engine->appliedPolicy() != nullptr);
+  CHECK(*tb.engine->appliedPolicy() == p);
+  // And what the kernel holds is what compile() makes of it.
+  Ruleset want = compile(p, bans, CompileOptions{"rampart", std::chrono::system_clock::now()});
+  CHECK(diff(want, tb.live(), true).empty());
+}
+
 TEST_CASE("fw rule tables: 60 rules of two shapes are two lookups, with traffic and counters per rule", "[netns]") {
   Testbed tb;
   Listener sourced = listen(tb.srv), any = listen(tb.srv);

@@ -66,6 +66,32 @@ TEST_CASE("fw guard: banning the session's address is refused (bans come before 
   CHECK_THAT(reasons[0], Catch::Contains("ban of 10.0.0.0/24"));
 }
 
+TEST_CASE("fw guard: without the policies (bans alone changed), a new ban over a session is still refused") {
+  static const std::vector<fw::Ban> none;
+  const std::vector<fw::Ban> bans{fw::Ban{cidr("10.0.0.0/24"), std::nullopt}};
+  GuardInput in;  // before/after null: the same rules, established accepted first
+  in.bans_before = &none;
+  in.bans_after = &bans;
+  in.connections = {kSession, GuardConnection{cidr("192.0.2.9"), 40000, 22, false}};
+  in.now = std::chrono::system_clock::time_point(std::chrono::hours(500000));
+  auto reasons = lockoutReasons(in);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("ban of 10.0.0.0/24"));
+  in.bans_before = &bans;  // banned already: this change cuts nothing
+  CHECK(lockoutReasons(in).empty());
+}
+
+TEST_CASE("fw guard: the ssh ports from rules as pointers are those from the policy") {
+  fw::Policy p = sshOnly();
+  p.rules.push_back(rule("ssh", fw::Action::Allow, "2222/tcp"));
+  p.rules.push_back(rule("ssh", fw::Action::Deny, "2200/tcp"));
+  std::vector<const fw::Rule*> rules;
+  for (const auto& r : p.rules) rules.push_back(&r);
+  CHECK(sshPorts(rules) == std::vector<uint16_t>{22, 2222});
+  CHECK(sshPorts(p) == std::vector<uint16_t>{22, 2222});
+  CHECK(sshPorts(std::span<const fw::Rule* const>{}) == std::vector<uint16_t>{22});
+}
+
 TEST_CASE("fw guard: a ban that has already expired cuts nothing") {
   std::vector<fw::Ban> bans{fw::Ban{cidr("10.0.0.5"), std::chrono::system_clock::time_point(std::chrono::hours(1))}};
   CHECK(check(sshOnly(), sshOnly(), bans).empty());
