@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -428,6 +429,43 @@ TEST_CASE("fw: kill -9 in the middle of a change leaves kernel and file each bef
       }
     }
     REQUIRE(node.stateFile().bans.empty());
+  }
+}
+
+TEST_CASE("fw: kill -9 among single bans and unbans: every acknowledged one is there after a restart, in file and kernel") {
+  REQUIRE(::geteuid() == 0);
+  Node node;
+  std::string list;
+  for (int i = 0; i < 2000; ++i) list += fmt::format("198.18.{}.{}\n", (2 * i) / 256, (2 * i) % 256);
+  writeFile(node.dir.file("bans.txt"), list);
+  node.ok({"ban", "--file", node.dir.file("bans.txt")});
+  for (int delay_ms : {40, 120, 250}) {
+    INFO("kill after " << delay_ms << " ms");
+    // One CLI after another, alternating a new ban and an unban of an old
+    // one, until the agent is gone; each answer that said yes is recorded.
+    std::vector<std::pair<std::string, bool>> acked;  // address, banned (else unbanned)
+    std::thread cli([&, round = delay_ms] {
+      for (int k = 0; k < 500; ++k) {
+        const bool ban = k % 2 == 0;
+        const std::string addr = ban ? fmt::format("10.{}.{}.{}", 100 + round % 100, k / 256, k % 256)
+                                     : fmt::format("198.18.{}.{}", (2 * (k + round)) / 256, (2 * (k + round)) % 256);
+        auto r = node.fw({ban ? "ban" : "unban", addr});
+        if (r.exit_code != 0) break;
+        acked.emplace_back(addr, ban);
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    node.kill9();
+    cli.join();
+    REQUIRE(!acked.empty());
+    node.start();
+    const rampart::agent::FwState file = node.stateFile();
+    for (const auto& [addr, banned] : acked) {
+      INFO(addr << (banned ? " banned" : " unbanned"));
+      const auto c = *rampart::fw::Cidr::parse(addr);
+      CHECK(std::ranges::count(file.bans, c, &rampart::fw::Ban::cidr) == (banned ? 1 : 0));
+      CHECK(node.kernelHasBan(addr) == banned);
+    }
   }
 }
 
