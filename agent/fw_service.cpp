@@ -797,7 +797,8 @@ void FwService::onExpiry() {
     // The kernel drops a ban's element by its own timeout; the apply
     // removes an ended rule, and makes sure nothing that ended stays.
     log::info("firewall: temporary {} ended", rules_went ? "rules" : "bans");
-    if (auto r = firewall_.apply(); !r) log::error("firewall: removing expired entries: {}", r.error().message);
+    if (auto r = rules_went ? firewall_.apply() : firewall_.applyBans(state_.bans); !r)
+      log::error("firewall: removing expired entries: {}", r.error().message);
   }
   armTimers();
 }

@@ -376,6 +376,13 @@ TEST_CASE("fw: after a restart rules and bans are back, counters of kept rules k
   // The 3 s ban ends on its own time, the 1 h one stays.
   CHECK(waitUntil([&] { return opens(node.peer, "10.77.0.4", 8081, 300ms); }, 10s));
   CHECK_FALSE(opens(node.peer, "10.77.0.3", 8081));
+  // The agent's own expiry (the policy applied last, with the bans left)
+  // keeps the engine in step with the kernel: no error, and the next ban lands.
+  CHECK(waitUntil([&] { return readFile(node.dir.file("agent.log")).find("temporary bans ended") != std::string::npos; }, 10s));
+  CHECK(readFile(node.dir.file("agent.log")).find("removing expired entries") == std::string::npos);
+  node.ok({"ban", "10.77.0.5", "--for", "1h"});
+  CHECK(node.kernelHasBan("10.77.0.5"));
+  node.ok({"unban", "10.77.0.5"});
 
   // A ban that expired while the agent was down is not restored.
   node.ok({"ban", "10.77.0.4", "--for", "1s"});
