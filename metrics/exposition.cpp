@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -14,9 +15,34 @@ namespace {
 
 using Out = std::back_insert_iterator<std::string>;
 
+// Whether any of the 8 bytes in `w` is '\\', '\n' or (with `quote`) '"':
+// the usual test for a zero byte, on w XOR each of them.
+bool maybeSpecial(uint64_t w, bool quote) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  auto hasZero = [](uint64_t v) { return ((v - kOnes) & ~v & kHighs) != 0; };
+  return hasZero(w ^ (kOnes * '\\')) || hasZero(w ^ (kOnes * '\n')) || (quote && hasZero(w ^ (kOnes * '"')));
+}
+
 // Label values escape \ " and newline; HELP text escapes \ and newline.
 // Runs without such characters are appended in one copy.
 void appendEscaped(std::string& out, std::string_view text, bool quote) {
+  // Help texts and label values almost never need escaping: look at 8
+  // bytes at a time, and append the whole text at once when none does.
+  size_t seen = 0;
+  for (; seen + 8 <= text.size(); seen += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + seen, 8);
+    if (maybeSpecial(w, quote)) break;
+  }
+  if (seen + 8 > text.size()) {
+    bool plain = true;
+    for (size_t k = seen; k < text.size() && plain; ++k)
+      plain = text[k] != '\\' && text[k] != '\n' && (text[k] != '"' || !quote);
+    if (plain) {
+      out.append(text);
+      return;
+    }
+  }
   size_t run = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];

@@ -5,8 +5,6 @@
 namespace rampart::metrics {
 namespace {
 
-bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
 // Length of the valid UTF-8 sequence at the start of `s`, or 0.
 size_t utf8Length(std::string_view s) {
   auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
@@ -31,36 +29,9 @@ size_t utf8Length(std::string_view s) {
 
 }  // namespace
 
-bool Lines::next(std::string_view& line) {
-  if (rest_.empty()) return false;
-  size_t end = rest_.find('\n');
-  if (end == std::string_view::npos) {
-    line = rest_;
-    rest_ = {};
-  } else {
-    line = rest_.substr(0, end);
-    rest_.remove_prefix(end + 1);
-  }
-  return true;
-}
-
-bool Fields::next(std::string_view& field) {
-  size_t i = 0;
-  while (i < rest_.size() && isBlank(rest_[i])) ++i;
-  if (i == rest_.size()) {
-    rest_ = {};
-    return false;
-  }
-  size_t j = i;
-  while (j < rest_.size() && !isBlank(rest_[j])) ++j;
-  field = rest_.substr(i, j - i);
-  rest_.remove_prefix(j);
-  return true;
-}
-
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && (isBlank(text.front()) || text.front() == '\n')) text.remove_prefix(1);
-  while (!text.empty() && (isBlank(text.back()) || text.back() == '\n')) text.remove_suffix(1);
+  while (!text.empty() && (isFieldBlank(text.front()) || text.front() == '\n')) text.remove_prefix(1);
+  while (!text.empty() && (isFieldBlank(text.back()) || text.back() == '\n')) text.remove_suffix(1);
   return text;
 }
 

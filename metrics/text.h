@@ -10,20 +10,49 @@
 namespace rampart::metrics {
 
 // Iterates lines ('\n'-separated; a last line without '\n' still counts).
+// Defined here so the parsers' loops inline them: every scrape tokenises
+// about 10 KB of procfs text.
 class Lines {
  public:
   explicit Lines(std::string_view text) : rest_(text) {}
-  bool next(std::string_view& line);
+  bool next(std::string_view& line) {
+    if (rest_.empty()) return false;
+    size_t end = rest_.find('\n');
+    if (end == std::string_view::npos) {
+      line = rest_;
+      rest_ = {};
+    } else {
+      line = rest_.substr(0, end);
+      rest_.remove_prefix(end + 1);
+    }
+    return true;
+  }
 
  private:
   std::string_view rest_;
 };
 
+// What separates fields: spaces, tabs (and a stray '\r').
+inline bool isFieldBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
 // Iterates fields separated by runs of spaces and tabs.
 class Fields {
  public:
   explicit Fields(std::string_view text) : rest_(text) {}
-  bool next(std::string_view& field);
+  bool next(std::string_view& field) {
+    const char* p = rest_.data();
+    const char* end = p + rest_.size();
+    while (p != end && isFieldBlank(*p)) ++p;
+    if (p == end) {
+      rest_ = {};
+      return false;
+    }
+    const char* start = p;
+    while (p != end && !isFieldBlank(*p)) ++p;
+    field = std::string_view(start, static_cast<size_t>(p - start));
+    rest_ = std::string_view(p, static_cast<size_t>(end - p));
+    return true;
+  }
   std::string_view rest() const { return rest_; }
 
  private:

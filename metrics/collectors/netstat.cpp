@@ -137,22 +137,60 @@ bool netstatValuesAt(std::string_view text, const NetstatPositions& positions,
   return pair == positions.counts.size() && at == names.size();
 }
 
-std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted) {
+namespace {
+
+// One "Ip6InOctets   123" line: its key and number, nullopt for any other shape.
+std::optional<std::pair<std::string_view, std::string_view>> snmp6Line(std::string_view line) {
+  Fields fields(line);
+  std::string_view key, number, extra;
+  if (!fields.next(key) || !fields.next(number) || fields.next(extra)) return std::nullopt;
+  return std::pair{key, number};
+}
+
+}  // namespace
+
+std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted, Snmp6Positions* positions) {
   std::vector<NetstatValue> values;
+  if (positions) *positions = {};
   Lines lines(text);
   std::string_view line;
-  while (lines.next(line)) {
-    Fields fields(line);
-    std::string_view key, number, extra;
-    if (!fields.next(key) || !fields.next(number) || fields.next(extra)) continue;
+  size_t index = 0;
+  for (; lines.next(line); ++index) {
+    auto kv = snmp6Line(line);
+    if (!kv) continue;
+    const auto [key, number] = *kv;
     size_t six = key.find('6');
     if (six == std::string_view::npos || six + 1 >= key.size()) continue;
     if (wanted && !wanted(key.substr(0, six + 1), key.substr(six + 1))) continue;
     auto value = parseNumber(number);
     if (!value) continue;
     values.push_back({key.substr(0, six + 1), key.substr(six + 1), *value});
+    if (positions) positions->wanted.emplace_back(index, std::string(key));
+  }
+  if (positions) {
+    positions->lines = index;
+    positions->complete = true;
   }
   return values;
+}
+
+bool snmp6ValuesAt(std::string_view text, const Snmp6Positions& positions, std::vector<NetstatValue>& values) {
+  if (!positions.complete) return false;
+  values.clear();
+  Lines lines(text);
+  std::string_view line;
+  size_t index = 0, w = 0;
+  for (; lines.next(line); ++index) {
+    if (w == positions.wanted.size() || positions.wanted[w].first != index) continue;
+    auto kv = snmp6Line(line);
+    if (!kv || kv->first != positions.wanted[w].second) return false;
+    auto value = parseNumber(kv->second);
+    if (!value) return false;
+    const size_t six = kv->first.find('6');
+    values.push_back({kv->first.substr(0, six + 1), kv->first.substr(six + 1), *value});
+    ++w;
+  }
+  return index == positions.lines && w == positions.wanted.size();
 }
 
 NetstatCollector::NetstatCollector(std::string proc_root)
@@ -169,8 +207,13 @@ Result<void> NetstatCollector::collect(Families& out) const {
   auto snmp6 = snmp6_.read();
   if (!snmp6 && !isMissing(snmp6.error())) return std::unexpected(snmp6.error());
 
-  std::vector<NetstatValue> v6 =
-      snmp6 ? parseSnmp6(*snmp6, netstatFieldWanted) : std::vector<NetstatValue>{};
+  // The lines of snmp6 are the same every time: only the wanted ones are split.
+  if (!snmp6) {
+    v6_.clear();
+  } else if (!snmp6ValuesAt(*snmp6, snmp6_positions_, v6_)) {
+    v6_ = parseSnmp6(*snmp6, netstatFieldWanted, &snmp6_positions_);
+  }
+  const std::vector<NetstatValue>& v6 = v6_;
   // The same names lines in netstat and snmp and the same snmp6 fields as
   // last scrape: the same families in the same order, which come back from
   // the last scrape with their names; only the values are new.

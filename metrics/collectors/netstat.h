@@ -58,7 +58,22 @@ bool netstatValuesAt(std::string_view text, const NetstatPositions& positions,
                      std::vector<double>& values);
 // /proc/net/snmp6: "Ip6InOctets   123" lines; the protocol ends at the
 // first '6' ("Ip6", "Icmp6", "UdpLite6").
-std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted = nullptr);
+// Where parseSnmp6 found the lines it returned: the number of lines, and
+// each returned line's index and key ("Ip6InOctets"). The lines of snmp6
+// are fixed for a kernel.
+struct Snmp6Positions {
+  size_t lines = 0;
+  std::vector<std::pair<size_t, std::string>> wanted;
+  bool complete = false;
+};
+// With `positions`, also records where the returned values were.
+std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted = nullptr,
+                                     Snmp6Positions* positions = nullptr);
+// When `text` has as many lines as `positions` was made from and each
+// recorded line still holds its key and a number, replaces `values` with
+// what parseSnmp6 would return (splitting only those lines) and returns
+// true; otherwise false.
+bool snmp6ValuesAt(std::string_view text, const Snmp6Positions& positions, std::vector<NetstatValue>& values);
 
 class NetstatCollector final : public Collector {
  public:
@@ -76,6 +91,8 @@ class NetstatCollector final : public Collector {
   mutable InputLayout layout_;
   mutable std::array<NetstatPositions, 2> positions_;  // netstat, snmp
   mutable std::vector<double> values_;                 // netstat and snmp, by position
+  mutable Snmp6Positions snmp6_positions_;
+  mutable std::vector<NetstatValue> v6_;
 };
 
 }  // namespace rampart::metrics
