@@ -451,6 +451,7 @@ TEST_CASE("fw: kill -9 among single bans and unbans: every acknowledged one is t
     // One CLI after another, alternating a new ban and an unban of an old
     // one, until the agent is gone; each answer that said yes is recorded.
     std::vector<std::pair<std::string, bool>> acked;  // address, banned (else unbanned)
+    std::atomic<size_t> acked_n{0};                   // acked.size(), for this thread to read
     std::thread cli([&, round = delay_ms] {
       for (int k = 0; k < 500; ++k) {
         const bool ban = k % 2 == 0;
@@ -459,12 +460,16 @@ TEST_CASE("fw: kill -9 among single bans and unbans: every acknowledged one is t
         auto r = node.fw({ban ? "ban" : "unban", addr});
         if (r.exit_code != 0) break;
         acked.emplace_back(addr, ban);
+        acked_n = acked.size();
       }
     });
+    // The delay counts from the first answer: a CLI start takes a while
+    // under a sanitizer.
+    const bool answered = waitUntil([&] { return acked_n.load() > 0; }, 20s);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     node.kill9();
     cli.join();
-    REQUIRE(!acked.empty());
+    REQUIRE(answered);
     node.start();
     const rampart::agent::FwState file = node.stateFile();
     for (const auto& [addr, banned] : acked) {
