@@ -106,11 +106,19 @@ for k in $(seq "$BENCH_RUNS"); do
 done
 nft_one_ms=$(printf '%s\n' "${nft_one[@]}" | median)
 log "nft add element, 1 to $BANS: ${nft_one[*]} ms"
+# Reading the per-rule counters with nft (what a script feeding node_exporter's
+# textfile collector would run on each scrape) lists the whole table, bans too.
+nft_list=()
+for k in $(seq "$BENCH_RUNS"); do
+  nft_list+=("$(time_ms bash -c "ip netns exec '$nft_ns' nft -j list table inet bench >/dev/null")")
+done
+nft_list_ms=$(printf '%s\n' "${nft_list[@]}" | median)
+log "nft -j list table with $RULES rules and $BANS bans: ${nft_list[*]} ms"
 bench_netns_del "$nft_ns"
 
 # ---- rampart: an agent in its own namespace with the same 10,000 rules in
 # its configuration; the CLI talks to it over the control socket.
-r_allow=- r_delete=- r_rt=- r_ban=- r_one=- r_start= ban_why=
+r_allow=- r_delete=- r_rt=- r_ban=- r_one=- r_scrape=- r_start= ban_why=
 why="not yet measured: the rampart fw CLI (allow/delete/ban) is not built yet"
 
 # rampart_cli_bench: sets r_allow r_delete r_rt r_ban, and why.
@@ -173,6 +181,15 @@ rampart_cli_bench() {
     done
     r_one=$(printf '%s\n' "${one[@]}" | median)
     log "rampart: ban of 1 on top of $BANS: ${one[*]} ms"
+    # A scrape of /metrics (every collector, the firewall's per-rule counters
+    # included) on this node.
+    local load
+    load=$(bench_prog bench_https_load)
+    if [[ -n $load ]]; then
+      r_scrape=$(ip netns exec "$ns" "$load" keepalive 127.0.0.1 4450 /metrics --count $((BENCH_RUNS * 4)) --max-seconds 60 |
+        awk '{ for (i = 1; i < NF; i += 2) if ($i == "median_ms") print $(i + 1) }')
+      log "rampart: scrape with $RULES rules and $BANS bans: median $r_scrape ms"
+    fi
   else
     r_ban=-
     ban_why="rampart fw ban --file failed: $(head -n 1 "$dir/ban.err" | cut -c1-120)"
@@ -201,3 +218,5 @@ row cli "Ban 100,000 addresses from a file: rampart fw ban --file (1 run) vs nft
   "rampart fw ban --file bans.txt; nft -f bans.nft (100 lines of 1,000 'add element ... timeout 1h'); ufw has no set: one rule per address; ${ban_why:-$why}"
 row cli "Ban one more address on a node with 100,000 bans: rampart fw ban vs nft add element" "$r_one" "$nft_one_ms" ms lower - \
   "rampart fw ban 10.200.0.N --for 1h; nft add element inet bench bans { 10.200.0.N timeout 1h } (a set of 100,000); ${ban_why:-$why}"
+row cli "Per-rule counters on a node with 10,000 rules and 100,000 bans: a rampart scrape of /metrics vs nft -j list table" "${r_scrape:--}" "$nft_list_ms" ms lower - \
+  "bench_https_load keepalive 127.0.0.1 PORT /metrics (every collector, TLS; median of $((BENCH_RUNS * 4))); ip netns exec NS nft -j list table inet bench; ${ban_why:-$why}"

@@ -38,6 +38,9 @@ struct Engine::Impl {
   // Whether apply(policy, bans) at `now` would compile to `cache` again.
   // Bans are compared as values; one that has expired since changes the
   // compiled elements, so then the answer is no.
+  // Engine::dump (every element) or dumpCounters.
+  Result<LiveState> liveState(bool counters_only);
+
   bool sameInput(const Policy& policy, const std::vector<Ban>& bans,
                  std::chrono::system_clock::time_point now) const {
     if (!cache || !cache_policy || cache_bans != bans || (&*cache_policy != &policy && *cache_policy != policy))
@@ -50,6 +53,7 @@ struct Engine::Impl {
   void remember(Ruleset desired, const Changes& changes, const nl::BatchResult& sent, uint32_t generation,
                 const Policy& policy, const std::vector<Ban>& bans) {
     const bool same = cache_policy && &*cache_policy == &policy;
+    cache_bans = bans;  // in force now, whatever becomes of the cache (dumpCounters)
     cache.reset();
     if (!same) cache_policy.reset();
     for (size_t i = 0; i < desired.rules.size(); ++i) desired.rules[i].handle = changes.kept_handles[i];
@@ -60,7 +64,6 @@ struct Engine::Impl {
     cache = std::move(desired);
     cache_generation = generation;
     if (!same) cache_policy = policy;
-    cache_bans = bans;
   }
 
   // The cache after an incremental commit: the old table with the changes
@@ -69,13 +72,13 @@ struct Engine::Impl {
              const std::vector<Ban>& bans) {
     constexpr size_t kMaxPatchedRules = 64;
     const bool same = cache_policy && &*cache_policy == &policy;
+    cache_bans = bans;  // in force now, whatever becomes of the cache (dumpCounters)
     if (!cache || changes.add_rules.size() > kMaxPatchedRules || !applyChanges(*cache, changes, sent.added_handles)) {
       cache.reset();
       if (!same) cache_policy.reset();  // else it is still the policy applied last
       return;
     }
     cache_generation = generation;
-    cache_bans = bans;
     if (same) return;
     // Assignment reuses the old copy's storage: rules that did not change
     // cost no allocation (room for more rules, so one more is no new copy).
@@ -198,10 +201,8 @@ Result<ApplyReport> Engine::apply(const Policy& policy, const std::vector<Ban>& 
                       : live      ? diff(desired, *live, true)
                                   : diff(desired, Ruleset{}, false);
     if (changes.empty()) {
-      if (from_cache) {  // the cache is what this input compiles to
-        if (!impl_->cache_policy || &*impl_->cache_policy != &policy) impl_->cache_policy = policy;
-        impl_->cache_bans = bans;
-      }
+      impl_->cache_bans = bans;  // in force (dumpCounters); with the cache, what it compiles to
+      if (from_cache && (!impl_->cache_policy || &*impl_->cache_policy != &policy)) impl_->cache_policy = policy;
       report.generation = *gen;
       return report;
     }
@@ -283,19 +284,30 @@ Result<std::string> Engine::plan(const Policy& policy, const std::vector<Ban>& b
   return describe(changes);
 }
 
-Result<LiveState> Engine::dump() {
+Result<LiveState> Engine::dump() { return impl_->liveState(false); }
+
+Result<LiveState> Engine::dumpCounters() { return impl_->liveState(true); }
+
+Result<LiveState> Engine::Impl::liveState(bool counters_only) {
   LiveState state;
-  auto gen = impl_->sock.generation();
+  auto gen = sock.generation();
   if (!gen) return std::unexpected(gen.error());
   state.generation = *gen;
-  auto live = impl_->sock.dump(impl_->options.table);
+  auto onlyTables = [](std::string_view set) { return set.starts_with("run_"); };
+  auto live = sock.dump(options.table, counters_only ? +onlyTables : nullptr);
   if (!live) return std::unexpected(live.error());
   if (!*live) return state;
   const Ruleset& rs = **live;
   state.table_present = true;
   state.kernel_rules = rs.rules.size();
-  for (const Set& s : rs.sets)
-    if (s.name.starts_with("bans_")) state.bans += s.elems.size();
+  if (counters_only) {
+    const auto now = std::chrono::system_clock::now();
+    state.bans = static_cast<size_t>(
+        std::ranges::count_if(cache_bans, [&](const Ban& b) { return !b.expires || *b.expires > now; }));
+  } else {
+    for (const Set& s : rs.sets)
+      if (s.name.starts_with("bans_")) state.bans += s.elems.size();
+  }
   std::map<std::string, size_t> index;  // policy rule name -> position in state.rules
   auto count = [&](const RuleTag& tag, Hook hook, Action action, uint64_t handle, uint64_t packets, uint64_t bytes) {
     auto [it, fresh] = index.emplace(tag.name, state.rules.size());
@@ -334,6 +346,7 @@ Result<LiveState> Engine::dump() {
 Result<void> Engine::removeTable() {
   impl_->cache.reset();
   impl_->cache_policy.reset();
+  impl_->cache_bans.clear();
   impl_->own_tids.insert(static_cast<uint32_t>(gettid()));
   return impl_->sock.deleteTable(impl_->options.table);
 }

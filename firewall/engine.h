@@ -58,7 +58,7 @@ struct LiveState {
   bool table_present = false;
   std::vector<LiveRule> rules;               // policy rules, in evaluation order
   LiveCounters dropped[3];                   // default-policy drops, by Hook
-  size_t bans = 0;                           // elements in the ban sets now
+  size_t bans = 0;                           // elements in the ban sets now (see dumpCounters)
   size_t kernel_rules = 0;                   // every rule in the table
   uint32_t generation = 0;                   // the ruleset generation id of the dump
 };
@@ -105,7 +105,14 @@ class Engine {
   // With kernel_check, the kernel validates the batch without committing it.
   Result<std::string> plan(const Policy& policy, const std::vector<Ban>& bans,
                            bool kernel_check);
+  // Rules, counters and bans as the kernel holds them: every set element is
+  // read (the ban count is the kernel's).
   Result<LiveState> dump();
+  // The same for a scrape, without reading a set's elements unless they
+  // carry rule counters (rule tables): `bans` is then the number of bans the
+  // engine applied last that have not expired. A node with 100,000 bans is
+  // not listed on every scrape.
+  Result<LiveState> dumpCounters();
   // The whole table as values (nullopt: no table), for `fw status --kernel`
   // and tests: chains, sets with elements, rules with expressions.
   Result<std::optional<Ruleset>> dumpRuleset();

@@ -151,7 +151,7 @@ Result<uint32_t> Socket::generation() {
   return gen;
 }
 
-Result<std::optional<Ruleset>> Socket::dump(const std::string& table) {
+Result<std::optional<Ruleset>> Socket::dump(const std::string& table, SetFilter elements_of) {
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
     int sys_err = 0;
     bool interrupted = false;
@@ -216,7 +216,8 @@ Result<std::optional<Ruleset>> Socket::dump(const std::string& table) {
       interrupted |= out->interrupted;
       for (SetPtr& s : sets) {
         // Meter sets are filled by the kernel; their elements are not ours.
-        if ((nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_EVAL) == 0) {
+        const bool wanted = elements_of == nullptr || elements_of(nftnl_set_get_str(s.get(), NFTNL_SET_NAME));
+        if (wanted && (nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_EVAL) == 0) {
           nlmsghdr* enl = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, kFamily, NLM_F_DUMP, ++s_->seq);
           nftnl_set_elems_nlmsg_build_payload(enl, s.get());
           auto eout = s_->request(enl, [&](const nlmsghdr* m) { nftnl_set_elems_nlmsg_parse(m, s.get()); }, &sys_err);

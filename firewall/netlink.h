@@ -34,7 +34,10 @@ class Socket {
   // The ruleset generation id now.
   Result<uint32_t> generation();
   // Our table, or nullopt when it does not exist. Only `table` is asked for.
-  Result<std::optional<Ruleset>> dump(const std::string& table);
+  // With `elements_of`, only the sets it accepts (by name) come with their
+  // elements; the others are listed without them.
+  using SetFilter = bool (*)(std::string_view set);
+  Result<std::optional<Ruleset>> dump(const std::string& table, SetFilter elements_of = nullptr);
   // Sends the changes as one transaction (BATCH_BEGIN with genid ... END).
   // With commit == false the END is left out: the kernel checks every
   // message and discards the batch. A kernel refusal names the rule.

@@ -5,7 +5,7 @@
 //   metrics::Options options;
 //   options.node_name = config.node.name;  options.node_role = config.node.role;
 //   options.disabled = config.disabled_collectors;
-//   options.firewall_state = [&] { return engine.dump(); };
+//   options.firewall_state = [&] { return engine.dumpCounters(); };
 //   auto metrics = metrics::Metrics::create(std::move(options));  // Result<unique_ptr>
 //   std::string text = (*metrics)->scrape();
 #pragma once
