@@ -311,9 +311,7 @@ std::optional<std::vector<GuardConnection>> establishedToByDiag(const std::vecto
         const auto* m = reinterpret_cast<const inet_diag_msg*>(reinterpret_cast<const char*>(h) +
                                                                NLMSG_ALIGN(sizeof(nlmsghdr)));
         GuardConnection c;
-        std::array<uint8_t, 16> raw{};
-        std::memcpy(raw.data(), m->id.idiag_dst, sizeof raw);
-        c.peer = hostOf(raw.data(), m->idiag_family == AF_INET6);
+        c.peer = hostOf(reinterpret_cast<const uint8_t*>(m->id.idiag_dst), m->idiag_family == AF_INET6);
         c.peer_port = ntohs(m->id.idiag_dport);
         c.local_port = ntohs(m->id.idiag_sport);
         out.push_back(c);

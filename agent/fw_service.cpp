@@ -343,41 +343,32 @@ std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const Fw
                                           const fw::Policy& after_cfg, const FwState& after,
                                           const Request& req) const {
   if (flag(req, "force")) return {};
-  if (&before_cfg == &after_cfg && before.pending == after.pending && before.rollback == after.rollback) {
-    std::vector<uint16_t> ports = sshPorts(before_cfg);
-    for (const auto& cr : before.rules)
-      if (cr.rule.name == "ssh") ports = sshPorts(effectivePolicy(before_cfg, before));
-    if (auto s = optString(req, "ssh_connection", 200))
-      if (auto c = parseSshConnection(*s)) ports.push_back(c->local_port);
-    if (cannotCut(before, after, ports)) return {};
-  }
-  GuardInput in;
-  // Only bans changed (a `fw ban`): the rules after are the ones before.
-  const bool same_policy = &before_cfg == &after_cfg && before.rules == after.rules &&
-                           before.pending == after.pending && before.rollback == after.rollback;
   const fw::Policy& base = basePolicy(before_cfg, before);
+  // The ports sshd listens on as the rules in force say (read through
+  // pointers: 10,000 rules are not copied for it), and the port of the
+  // session the CLI was typed in.
+  std::vector<uint16_t> ports = sshPorts(effectiveRules(base, before));
+  std::optional<GuardConnection> session;
+  if (auto s = optString(req, "ssh_connection", 200)) session = parseSshConnection(*s);
+  if (session && std::ranges::find(ports, session->local_port) == ports.end()) ports.push_back(session->local_port);
+  const bool same_base = &before_cfg == &after_cfg && before.pending == after.pending && before.rollback == after.rollback;
+  if (same_base && cannotCut(before, after, ports)) return {};
+  GuardInput in;
+  // Only bans changed (a `fw ban`) and established connections are accepted
+  // before any rule: only a new ban can cut one, and the policies are not
+  // needed (GuardInput). Otherwise both, copied.
+  const bool same_policy = same_base && before.rules == after.rules;
   std::optional<fw::Policy> b, a;
-  std::vector<uint16_t> ports;
-  if (same_policy && base.builtins.established) {
-    // Established connections are accepted before any rule, so only a new
-    // ban can cut one: 10,000 rules need not be copied to look at them.
-    ports = sshPorts(effectiveRules(base, before));
-  } else {
+  if (!same_policy || !base.builtins.established) {
     b = effectivePolicy(before_cfg, before);
     if (!same_policy) a = effectivePolicy(after_cfg, after);
     in.before = &*b;
     in.after = a ? &*a : &*b;
-    ports = sshPorts(*b);
   }
   in.bans_before = &before.bans;
   in.bans_after = &after.bans;
   in.now = Clock::now();
-  if (auto s = optString(req, "ssh_connection", 200)) {
-    if (auto c = parseSshConnection(*s)) {
-      in.connections.push_back(*c);
-      if (std::ranges::find(ports, c->local_port) == ports.end()) ports.push_back(c->local_port);
-    }
-  }
+  if (session) in.connections.push_back(*session);
   for (auto& c : establishedTo(ports, hooks_.proc_root)) {
     bool same = std::ranges::any_of(in.connections, [&](const GuardConnection& o) {
       return o.peer == c.peer && o.peer_port == c.peer_port && o.local_port == c.local_port;

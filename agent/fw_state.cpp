@@ -27,6 +27,15 @@ int64_t toMs(WallTime t) {
 }
 WallTime fromMs(int64_t ms) { return WallTime(milliseconds(ms)); }
 
+// An instant as milliseconds since the epoch, appended without a format
+// string (100,000 bans are written in one go).
+void appendMs(std::string& out, WallTime t) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, toMs(t)).ptr);
+}
+
+std::string journalOf(const std::string& state_path) { return state_path + std::string(kBanJournalSuffix); }
+
 // Parsing throws a ParseError with a message naming the field; parseState
 // turns it into a value at its boundary.
 struct ParseError {
@@ -305,8 +314,7 @@ std::string serializeState(const FwState& state) {
     out += b.cidr.str();
     if (b.expires) {
       out += "\",\"expires_ms\":";
-      char digits[24];
-      out.append(digits, std::to_chars(digits, digits + sizeof digits, toMs(*b.expires)).ptr);
+      appendMs(out, *b.expires);
       out += '}';
     } else {
       out += "\"}";
@@ -379,7 +387,7 @@ Result<void> fsyncDir(const std::string& path) {
 }  // namespace
 
 Result<LoadedState> loadState(const std::string& path, WallTime now) {
-  const std::string journal_path = path + std::string(kBanJournalSuffix);
+  const std::string journal_path = journalOf(path);
   bool too_big = false;
   auto text = readBounded(path, too_big);
   if (!text) return std::unexpected(text.error());
@@ -435,7 +443,7 @@ Result<void> saveState(const std::string& path, const FwState& state) {
   // The file now holds what the journal said. Its removal is made durable
   // too, so an old journal cannot come back after a crash and be replayed
   // over later changes.
-  const std::string journal = path + std::string(kBanJournalSuffix);
+  const std::string journal = journalOf(path);
   if (::unlink(journal.c_str()) != 0) {
     if (errno == ENOENT) return {};
     return std::unexpected(Error::fromErrno(fmt::format("remove {}", journal)));
@@ -452,8 +460,7 @@ std::string serializeBanChanges(std::span<const BanChange> changes) {
     if (!c.lifted) {
       if (c.expires) {
         out += ' ';
-        char digits[24];
-        out.append(digits, std::to_chars(digits, digits + sizeof digits, toMs(*c.expires)).ptr);
+        appendMs(out, *c.expires);
       } else {
         out += " never";
       }
@@ -535,7 +542,7 @@ std::expected<size_t, std::string> replayBanJournal(std::string_view text, std::
 }
 
 Result<void> appendBanJournal(const std::string& state_path, std::span<const BanChange> changes) {
-  const std::string path = state_path + std::string(kBanJournalSuffix);
+  const std::string path = journalOf(state_path);
   bool created = false;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
@@ -550,7 +557,8 @@ Result<void> appendBanJournal(const std::string& state_path, std::span<const Ban
   if (r && created) r = fsyncDir(path);
   // A refused change leaves no line of itself behind (a full disk may take
   // half of one), so a restart cannot bring back what was refused.
-  if (!r && ::ftruncate(fd.get(), st.st_size) != 0) r.error().message += fmt::format("; and {} could not be cut back: {}", path, std::strerror(errno));
+  if (!r && ::ftruncate(fd.get(), st.st_size) != 0)
+    r.error().message += fmt::format("; and {} could not be cut back: {}", path, std::strerror(errno));
   return r;
 }
 

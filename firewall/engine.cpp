@@ -35,12 +35,12 @@ struct Engine::Impl {
   std::optional<Policy> cache_policy;
   std::vector<Ban> cache_bans;
 
-  // Whether apply(policy, bans) at `now` would compile to `cache` again.
-  // Bans are compared as values; one that has expired since changes the
-  // compiled elements, so then the answer is no.
   // Engine::dump (every element) or dumpCounters.
   Result<LiveState> liveState(bool counters_only);
 
+  // Whether apply(policy, bans) at `now` would compile to `cache` again.
+  // Bans are compared as values; one that has expired since changes the
+  // compiled elements, so then the answer is no.
   bool sameInput(const Policy& policy, const std::vector<Ban>& bans,
                  std::chrono::system_clock::time_point now) const {
     if (!cache || !cache_policy || cache_bans != bans || (&*cache_policy != &policy && *cache_policy != policy))

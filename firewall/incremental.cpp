@@ -232,11 +232,11 @@ bool groupDelta(const Group& was, const Group& now, Family f, const Ruleset& liv
 // touch has its set, which keeps its size and does not empty (so the ban
 // rules stay). False when that does not hold: then the sets are compiled
 // again.
-bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f, const Ruleset& live,
-              const CompileOptions& options, Changes& out) {
-  constexpr size_t kMaxDelta = 1024;
-  const auto [head, tail] = changedStretch(was.size(), now.size(), [&](size_t i, size_t j) { return was[i] == now[j]; });
-  if (was.size() + now.size() - 2 * (head + tail) > kMaxDelta) return false;
+// `stretch`: where the two lists differ (changedStretch), found once for
+// both families.
+bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Stretch stretch, Family f,
+              const Ruleset& live, const CompileOptions& options, Changes& out) {
+  const auto [head, tail] = stretch;
   const auto full = static_cast<uint8_t>(f == Family::V4 ? 32 : 128);
   // The networks whose element may change (prefix length, key): those of
   // the stretch.
@@ -315,12 +315,18 @@ bool banDelta(const std::vector<Ban>& was, const std::vector<Ban>& now, Family f
 // False: not a change this path takes.
 bool banChanges(const std::vector<Ban>& old_bans, const std::vector<Ban>& bans, const Ruleset& live,
                 const CompileOptions& options, Changes& out, std::map<std::string, Set>& want) {
+  constexpr size_t kMaxDelta = 1024;
   const bool expired =
       std::ranges::any_of(bans, [&](const Ban& b) { return b.expires && *b.expires <= options.now; });
-  if (bans == old_bans && !expired) return true;
+  // One pass over both lists (100,000 bans for a `fw ban`) finds what differs.
+  const Stretch stretch =
+      changedStretch(old_bans.size(), bans.size(), [&](size_t i, size_t j) { return old_bans[i] == bans[j]; });
+  const size_t differ = old_bans.size() + bans.size() - 2 * (stretch.head + stretch.tail);
+  if (differ == 0 && !expired) return true;
   Changes delta;
-  bool by_delta = !expired;
-  for (Family f : {Family::V4, Family::V6}) by_delta = by_delta && banDelta(old_bans, bans, f, live, options, delta);
+  bool by_delta = !expired && differ <= kMaxDelta;
+  for (Family f : {Family::V4, Family::V6})
+    by_delta = by_delta && banDelta(old_bans, bans, stretch, f, live, options, delta);
   if (by_delta) {
     for (Set& s : delta.add_elems) out.add_elems.push_back(std::move(s));
     for (Set& s : delta.delete_elems) out.delete_elems.push_back(std::move(s));

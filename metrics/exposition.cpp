@@ -24,27 +24,18 @@ bool maybeSpecial(uint64_t w, bool quote) {
 }
 
 // Label values escape \ " and newline; HELP text escapes \ and newline.
-// Runs without such characters are appended in one copy.
+// Runs without such characters are appended in one copy. They almost never
+// occur: the text is first skipped 8 bytes at a time, up to the first word
+// that may hold one.
 void appendEscaped(std::string& out, std::string_view text, bool quote) {
-  // Help texts and label values almost never need escaping: look at 8
-  // bytes at a time, and append the whole text at once when none does.
-  size_t seen = 0;
-  for (; seen + 8 <= text.size(); seen += 8) {
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
     uint64_t w;
-    std::memcpy(&w, text.data() + seen, 8);
+    std::memcpy(&w, text.data() + i, 8);
     if (maybeSpecial(w, quote)) break;
   }
-  if (seen + 8 > text.size()) {
-    bool plain = true;
-    for (size_t k = seen; k < text.size() && plain; ++k)
-      plain = text[k] != '\\' && text[k] != '\n' && (text[k] != '"' || !quote);
-    if (plain) {
-      out.append(text);
-      return;
-    }
-  }
   size_t run = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (; i < text.size(); ++i) {
     char c = text[i];
     if (c != '\\' && c != '\n' && (c != '"' || !quote)) continue;
     out.append(text.data() + run, i - run);

@@ -139,12 +139,18 @@ bool netstatValuesAt(std::string_view text, const NetstatPositions& positions,
 
 namespace {
 
-// One "Ip6InOctets   123" line: its key and number, nullopt for any other shape.
-std::optional<std::pair<std::string_view, std::string_view>> snmp6Line(std::string_view line) {
+// One "Ip6InOctets   123" line: its key, split after the protocol's '6'
+// ("Ip6", "InOctets"), and its number; nullopt for any other shape.
+struct Snmp6Line {
+  std::string_view key, protocol, field, number;
+};
+std::optional<Snmp6Line> snmp6Line(std::string_view line) {
   Fields fields(line);
   std::string_view key, number, extra;
   if (!fields.next(key) || !fields.next(number) || fields.next(extra)) return std::nullopt;
-  return std::pair{key, number};
+  const size_t six = key.find('6');
+  if (six == std::string_view::npos || six + 1 >= key.size()) return std::nullopt;
+  return Snmp6Line{key, key.substr(0, six + 1), key.substr(six + 1), number};
 }
 
 }  // namespace
@@ -156,16 +162,12 @@ std::vector<NetstatValue> parseSnmp6(std::string_view text, NetstatFilter wanted
   std::string_view line;
   size_t index = 0;
   for (; lines.next(line); ++index) {
-    auto kv = snmp6Line(line);
-    if (!kv) continue;
-    const auto [key, number] = *kv;
-    size_t six = key.find('6');
-    if (six == std::string_view::npos || six + 1 >= key.size()) continue;
-    if (wanted && !wanted(key.substr(0, six + 1), key.substr(six + 1))) continue;
-    auto value = parseNumber(number);
+    auto l = snmp6Line(line);
+    if (!l || (wanted && !wanted(l->protocol, l->field))) continue;
+    auto value = parseNumber(l->number);
     if (!value) continue;
-    values.push_back({key.substr(0, six + 1), key.substr(six + 1), *value});
-    if (positions) positions->wanted.emplace_back(index, std::string(key));
+    values.push_back({l->protocol, l->field, *value});
+    if (positions) positions->wanted.emplace_back(index, std::string(l->key));
   }
   if (positions) {
     positions->lines = index;
@@ -182,12 +184,11 @@ bool snmp6ValuesAt(std::string_view text, const Snmp6Positions& positions, std::
   size_t index = 0, w = 0;
   for (; lines.next(line); ++index) {
     if (w == positions.wanted.size() || positions.wanted[w].first != index) continue;
-    auto kv = snmp6Line(line);
-    if (!kv || kv->first != positions.wanted[w].second) return false;
-    auto value = parseNumber(kv->second);
+    auto l = snmp6Line(line);
+    if (!l || l->key != positions.wanted[w].second) return false;
+    auto value = parseNumber(l->number);
     if (!value) return false;
-    const size_t six = kv->first.find('6');
-    values.push_back({kv->first.substr(0, six + 1), kv->first.substr(six + 1), *value});
+    values.push_back({l->protocol, l->field, *value});
     ++w;
   }
   return index == positions.lines && w == positions.wanted.size();
