@@ -15,10 +15,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "agent/unique_fd.h"
+#include "firewall/compile.h"
 
 namespace rampart::agent {
 namespace {
@@ -61,6 +63,26 @@ const fw::Rule* decidingRule(const fw::Policy& p, const GuardConnection& c, std:
     if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer)) return &r;
   }
   return nullptr;
+}
+
+// Why the replies of connection `c` could not leave through the output
+// chain, or nothing when they can. With the established builtin on, or the
+// chain not filtering, they always can. Otherwise the first output rule for
+// the peer's port decides (the replies go to it), else the chain policy. A
+// rule with sources (in output: the node's own addresses, which the guard
+// does not know) is taken at its worst: a deny matches, an allow does not.
+std::optional<std::string> repliesHeldBack(const fw::Policy& p, const GuardConnection& c,
+                                           std::chrono::system_clock::time_point now) {
+  if (p.builtins.established || !fw::filtersOutput(p)) return std::nullopt;
+  if (p.builtins.loopback && isLoopback(c.peer)) return std::nullopt;
+  for (const auto& r : p.rules) {
+    if (r.hook != fw::Hook::Output || (r.expires && *r.expires <= now) || !portMatches(r, c.peer_port)) continue;
+    bool sourced = !r.from.empty() || !r.from_groups.empty();
+    if (r.action == fw::Action::Deny) return fmt::format("output rule '{}' denies its replies", r.name);
+    if (!sourced) return std::nullopt;
+  }
+  if (p.output_policy == fw::ChainPolicy::Accept) return std::nullopt;
+  return std::string("no output rule lets its replies out and the output policy is drop");
 }
 
 bool rulesAccept(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
@@ -176,6 +198,10 @@ std::vector<std::string> lockoutReasons(const GuardInput& in) {
     if (!after.builtins.established && !is_open) {
       out.push_back(fmt::format("{} would be cut: the established builtin is off and {}", describe(c),
                                 why(after, c, in.now)));
+      continue;
+    }
+    if (auto held = repliesHeldBack(after, c, in.now)) {
+      out.push_back(fmt::format("{} would be cut: the established builtin is off and {}", describe(c), *held));
       continue;
     }
     if (was_open && !is_open) {

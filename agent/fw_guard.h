@@ -8,6 +8,9 @@
 //   - with the `established` builtin switched off, the first rule matching
 //     the connection (or the chain policy) decides every packet, so a deny
 //     or a missing allow drops it;
+//   - with it off and the output chain filtering (its policy drop, or rules
+//     in it), the session's replies leave only if the first output rule
+//     for the peer's port, or the output policy, lets them;
 //   - with it on, established connections live on, but when the change
 //     takes away the last rule that let the peer open a new connection to
 //     the sshd port, the next login (or a reconnect) is refused.

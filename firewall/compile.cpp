@@ -178,8 +178,24 @@ void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions&
 
 // ---- builtins -------------------------------------------------------------
 
+// In input and forward: loopback (input), established, invalid, essential
+// ICMP (input). In output, when it filters (filtersOutput), what the node
+// must still send: to itself (loopback), the replies of the connections it took
+// (established), and its ICMP and ICMPv6 (errors, echo, neighbour
+// discovery, without which IPv6 stops working).
 void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
   bool input = chain == "input";
+  if (chain == "output") {
+    if (on.loopback) b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat(expr::oifLoopback(), expr::accept()));
+    if (on.established)
+      b.addRule(chain, {RuleKind::Builtin, "established"},
+                cat(expr::ctStateIn(expr::kCtEstablished | expr::kCtRelated), expr::accept()));
+    if (on.icmp) {
+      b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::l4protoIs(expr::kIcmp), expr::accept()));
+      b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::l4protoIs(expr::kIcmpV6), expr::accept()));
+    }
+    return;
+  }
   if (on.loopback && input)
     b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat(expr::iifLoopback(), expr::accept()));
   if (on.established)
@@ -191,10 +207,13 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
     // echo-request, destination-unreachable, time-exceeded, parameter-problem
     Set& v4 = b.set("builtin_icmp_v4", expr::kTypeIcmpType, 1, 0);
     for (uint8_t t : {3, 8, 11, 12}) v4.elems.push_back(SetElem::of(Bytes{t}));
-    // ICMPv6 errors and echo-request, then ND: router solicit/advert,
-    // neighbour solicit/advert (RFC 4890 section 4.4.1).
+    // ICMPv6 errors and echo-request, multicast listener discovery (query,
+    // reports, done: a switch snooping MLD stops sending the node its
+    // neighbour solicitations when it does not answer), then ND: router
+    // solicit/advert, neighbour solicit/advert (RFC 4890 section 4.4.1).
+    // The kernel takes MLD only from link-local sources.
     Set& v6 = b.set("builtin_icmp_v6", expr::kTypeIcmp6Type, 1, 0);
-    for (uint8_t t : {1, 2, 3, 4, 128, 133, 134, 135, 136}) v6.elems.push_back(SetElem::of(Bytes{t}));
+    for (uint8_t t : {1, 2, 3, 4, 128, 130, 131, 132, 133, 134, 135, 136, 143}) v6.elems.push_back(SetElem::of(Bytes{t}));
     b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::icmpTypeIn(Family::V4, v4.name), expr::accept()));
     b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::icmpTypeIn(Family::V6, v6.name), expr::accept()));
   }
@@ -462,6 +481,7 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
   compileBans(b, bans, options);
   compileBuiltins(b, policy.builtins, "input");
   compileBuiltins(b, policy.builtins, "forward");
+  if (filtersOutput(policy)) compileBuiltins(b, policy.builtins, "output");
   const RuleRuns runs = ruleRuns(policy);
   for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
     for (size_t i = 0; i < policy.rules.size(); ++i) {
@@ -490,6 +510,11 @@ std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptio
   for (Family f : {Family::V4, Family::V6})
     for (PrefixSet& part : banSets(bans, f, options)) out.push_back(std::move(part.set));
   return out;
+}
+
+bool filtersOutput(const Policy& policy) {
+  return policy.output_policy == ChainPolicy::Drop ||
+         std::ranges::any_of(policy.rules, [](const Rule& r) { return r.hook == Hook::Output; });
 }
 
 RuleRuns ruleRuns(const Policy& policy) {

@@ -45,6 +45,11 @@ struct RuleRuns {
   std::vector<RuleRun> runs;
   std::vector<size_t> run_of;  // per policy rule: index into runs, SIZE_MAX if none
 };
+// Whether the output chain decides anything (its policy is drop, or a rule
+// is in it): then it starts with the builtins that keep the node's own
+// traffic going (loopback, established, ICMP), as input does.
+bool filtersOutput(const Policy& policy);
+
 // Which rules compile() puts into rule tables.
 RuleRuns ruleRuns(const Policy& policy);
 // One run's kernel rules and sets, as compile() makes them.

@@ -107,6 +107,7 @@ Exprs l4protoIs(uint8_t proto) { return {meta(NFT_META_L4PROTO), cmp(NFT_CMP_EQ,
 
 // iif "lo" (the loopback device is ifindex 1 in every network namespace)
 Exprs iifLoopback() { return {meta(NFT_META_IIF), cmp(NFT_CMP_EQ, hostU32(1))}; }
+Exprs oifLoopback() { return {meta(NFT_META_OIF), cmp(NFT_CMP_EQ, hostU32(1))}; }
 
 // ip saddr 10.0.0.0/8, ip saddr 192.0.2.1, ip6 saddr 2001:db8::/32
 Exprs saddrIs(const Cidr& c) {

@@ -373,6 +373,8 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
       old_policy.output_policy != policy.output_policy || old_policy.log_dropped != policy.log_dropped ||
       old_policy.builtins != policy.builtins)
     return std::nullopt;
+  if (&old_policy != &policy && filtersOutput(old_policy) != filtersOutput(policy))
+    return std::nullopt;  // the output builtins come or go
   if (&old_policy == &policy) {
     // The policy as it was (a `fw ban`): only the bans can differ.
     Changes out;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -929,4 +930,87 @@ TEST_CASE("fw rule tables: a rule that joins or leaves a table keeps its count; 
   REQUIRE(r);
   CHECK(r->counters_carried == 0);
   CHECK(counted("h7") == 0);
+}
+
+TEST_CASE("fw output drop: replies, loopback and neighbour discovery still flow; new outgoing connections do not", "[netns]") {
+  Testbed tb;
+  Listener open = listen(tb.srv), local = listen(tb.srv);
+  Listener remote = listen(tb.cli);
+  Policy p;
+  p.output_policy = ChainPolicy::Drop;
+  p.rules.push_back(allow("open", {fmt::format("{}/tcp", open.port)}));
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  // The replies of an allowed inbound connection leave (established), over
+  // both families; IPv6 needs the host's own neighbour solicitations and
+  // advertisements to leave too. Flush the neighbour caches first so the
+  // handshake has to resolve them under the policy.
+  REQUIRE(tb.srv.run("ip neigh flush all && ip -6 neigh flush all").status == 0);
+  CHECK(connects(tb.cli, "10.99.0.2", "10.99.0.1", open.port));
+  CHECK(connects(tb.cli, "fd99::2", "fd99::1", open.port));
+  // The node's own connections to itself (loopback) are not cut.
+  CHECK(connects(tb.srv, "127.0.0.1", "127.0.0.1", local.port));
+  CHECK(connects(tb.srv, "::1", "::1", local.port));
+  // A new outgoing connection no rule allows is dropped by the policy...
+  CHECK_FALSE(connects(tb.srv, "10.99.0.1", "10.99.0.2", remote.port, 400ms));
+  CHECK_FALSE(connects(tb.srv, "fd99::1", "fd99::2", remote.port, 400ms));
+  // ...and one an output rule allows leaves, its replies coming back in.
+  Rule out = allow("out", {fmt::format("{}/tcp", remote.port)});
+  out.hook = Hook::Output;
+  p.rules.push_back(out);
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connects(tb.srv, "10.99.0.1", "10.99.0.2", remote.port));
+  CHECK(connects(tb.srv, "fd99::1", "fd99::2", remote.port));
+}
+
+namespace {
+
+// Sends `count` ICMPv6 messages of `type` (24 bytes, code 0, the rest zero:
+// an MLD message's size) from `ns` to all nodes on `ifname`'s link, hop
+// limit 1, as MLD is sent. The kernel fills in the checksum.
+void sendIcmp6ToAllNodes(const NetNs& ns, const char* ifname, uint8_t type, int count) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  Fd s(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+  REQUIRE(s);
+  unsigned ifindex = if_nametoindex(ifname);
+  REQUIRE(ifindex != 0);
+  int hops = 1;
+  REQUIRE(setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) == 0);
+  REQUIRE(setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) == 0);
+  socklen_t len = 0;
+  auto to = address("ff02::1", 0, len);
+  uint8_t msg[24] = {type};
+  for (int i = 0; i < count; ++i)
+    REQUIRE(sendto(s.get(), msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), len) == static_cast<ssize_t>(sizeof msg));
+}
+
+}  // namespace
+
+TEST_CASE("fw icmpv6: multicast listener discovery is let in; an ICMPv6 type no host needs is dropped", "[netns]") {
+  Testbed tb;
+  Policy p;
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  // What input drops: by its policy, and as invalid (conntrack takes an
+  // ICMPv6 type it does not know for invalid).
+  auto dropped = [&] {
+    uint64_t n = 0;
+    for (const KernelRule& k : tb.live().rules)
+      if (k.chain == "input" && (k.tag == RuleTag{RuleKind::PolicyDrop, "input"} || k.tag == RuleTag{RuleKind::Builtin, "invalid"}))
+        n += k.counter().packets;
+    return n;
+  };
+  const uint64_t before = dropped();
+  // MLD query, MLDv1 report, done, MLDv2 report.
+  for (uint8_t type : {130, 131, 132, 143}) sendIcmp6ToAllNodes(tb.cli, "veth-c", type, 2);
+  std::this_thread::sleep_for(100ms);
+  CHECK(dropped() == before);
+  // Type 200 (private experimentation) is dropped: the counters that
+  // stayed put above do count.
+  sendIcmp6ToAllNodes(tb.cli, "veth-c", 200, 2);
+  std::this_thread::sleep_for(100ms);
+  CHECK(dropped() >= before + 2);
 }

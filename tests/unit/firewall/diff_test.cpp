@@ -108,8 +108,17 @@ TEST_CASE("fw diff: changing a chain policy updates the chain only", "[diff]") {
   REQUIRE(c.chains.size() == 1);
   CHECK(c.chains[0].name == "output");
   CHECK(c.delete_rules.empty());
-  // A drop policy gets its counter and log rules.
-  CHECK(c.add_rules.size() == 2);
+  // A drop policy in output gets the builtins that keep the node's own
+  // traffic going (loopback, established, ICMP, ICMPv6), then its counter
+  // and log rules.
+  REQUIRE(c.add_rules.size() == 6);
+  std::vector<std::string> tags;
+  for (const auto& a : c.add_rules) {
+    CHECK(a.rule.chain == "output");
+    tags.push_back(a.rule.tag.comment());
+  }
+  CHECK(tags == std::vector<std::string>{"builtin:loopback", "builtin:established", "builtin:icmp", "builtin:icmpv6",
+                                         "policy:output", "log:output"});
 }
 
 TEST_CASE("fw diff: a rule someone else added is removed", "[diff]") {

@@ -187,6 +187,21 @@ TEST_CASE("fw incremental: inserts, deletes, renames and chain moves match compi
     now.output_policy = ChainPolicy::Drop;
     CHECK_FALSE(checkIncremental(base, {}, now, {}));
   }
+  SECTION("the first output rule brings the output builtins: left to diff(); more output rules are not") {
+    Policy in_only;
+    in_only.rules = {allow("a", {"22/tcp"}), allow("b", {"80/tcp"})};
+    Policy now = in_only;
+    Rule out = allow("out", {"53/udp"});
+    out.hook = Hook::Output;
+    now.rules.push_back(out);
+    CHECK_FALSE(checkIncremental(in_only, {}, now, {}));
+    Policy more = now;
+    out.name = "out2";
+    out.ports = {*PortSpec::parse("123/udp")};
+    more.rules.push_back(out);
+    CHECK(checkIncremental(now, {}, more, {}));
+    CHECK_FALSE(checkIncremental(more, {}, in_only, {}));
+  }
 }
 
 TEST_CASE("fw incremental: random edits of policies with rule tables match compile()", "[incremental]") {

@@ -145,6 +145,44 @@ TEST_CASE("fw guard: with the established builtin off, still allowed means safe"
   CHECK(check(sshOnly(), after).empty());
 }
 
+TEST_CASE("fw guard: with the established builtin off and output filtering, the session's replies must be let out") {
+  fw::Policy after = sshOnly();
+  after.builtins.established = false;
+  after.output_policy = fw::ChainPolicy::Drop;
+  auto reasons = check(sshOnly(), after);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("no output rule lets its replies out and the output policy is drop"));
+
+  // An output rule for the peer's port lets them out; one with sources
+  // (the node's own addresses) is not counted on.
+  fw::Rule out = rule("replies", fw::Action::Allow, "1024-65535/tcp");
+  out.hook = fw::Hook::Output;
+  fw::Policy sourced = after;
+  fw::Rule mine = out;
+  mine.from = {cidr("10.0.0.1")};
+  sourced.rules.push_back(mine);
+  CHECK(check(sshOnly(), sourced).size() == 1);
+  after.rules.push_back(out);
+  CHECK(check(sshOnly(), after).empty());
+
+  // With the output policy accept, an output deny for the peer's port cuts.
+  fw::Policy deny = sshOnly();
+  deny.builtins.established = false;
+  fw::Rule block = rule("no-out", fw::Action::Deny, nullptr);
+  block.hook = fw::Hook::Output;
+  deny.rules.push_back(block);
+  reasons = check(sshOnly(), deny);
+  REQUIRE(reasons.size() == 1);
+  CHECK_THAT(reasons[0], Catch::Contains("output rule 'no-out' denies its replies"));
+
+  // With the established builtin on, the replies leave first in output.
+  deny.builtins.established = true;
+  CHECK(check(sshOnly(), deny).empty());
+  // A loopback session's replies leave by the loopback builtin.
+  deny.builtins.established = false;
+  CHECK(check(sshOnly(), deny, {}, {GuardConnection{cidr("127.0.0.1"), 50000, 22, true}}).empty());
+}
+
 TEST_CASE("fw guard: an input policy of accept keeps ssh open without rules") {
   fw::Policy after;
   after.input_policy = fw::ChainPolicy::Accept;
