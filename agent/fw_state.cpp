@@ -172,7 +172,8 @@ json policyJson(const fw::Policy& p) {
            {{"loopback", p.builtins.loopback},
             {"established", p.builtins.established},
             {"invalid", p.builtins.invalid},
-            {"icmp", p.builtins.icmp}}},
+            {"icmp", p.builtins.icmp},
+            {"dhcp", p.builtins.dhcp}}},
           {"groups", std::move(groups)},
           {"rules", std::move(rules)}};
 }
@@ -198,7 +199,9 @@ fw::Policy policyFrom(const json& j) {
   }
   const json& b = j.at("builtins");
   p.builtins = fw::Builtins{get<bool>(b, "loopback"), get<bool>(b, "established"),
-                            get<bool>(b, "invalid"), get<bool>(b, "icmp")};
+                            get<bool>(b, "invalid"), get<bool>(b, "icmp"),
+                            // absent from the files of releases before it
+                            !b.contains("dhcp") || get<bool>(b, "dhcp")};
   for (const auto& g : arrayAt(j, "groups")) {
     fw::Group group;
     group.name = get<std::string>(g, "name");

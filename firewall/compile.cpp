@@ -217,6 +217,14 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
     b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::icmpTypeIn(Family::V4, v4.name), expr::accept()));
     b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::icmpTypeIn(Family::V6, v6.name), expr::accept()));
   }
+  if (on.dhcp && input) {
+    const auto udp = [](uint16_t from, uint16_t to) {
+      return cat(expr::l4protoIs(expr::kUdp), expr::sportIs(from), expr::dportIs(PortRange{to, to}));
+    };
+    b.addRule(chain, {RuleKind::Builtin, "dhcp"}, cat(expr::nfproto(Family::V4), udp(67, 68), expr::accept()));
+    b.addRule(chain, {RuleKind::Builtin, "dhcpv6"},
+              cat(expr::nfproto(Family::V6), expr::saddrIs(*Cidr::parse("fe80::/10")), udp(547, 546), expr::accept()));
+  }
 }
 
 // ---- policy rules ---------------------------------------------------------

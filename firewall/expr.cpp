@@ -145,6 +145,10 @@ Exprs saddrMaskedIn(Family f, uint8_t prefix, std::string_view set) {
 }
 
 // th dport 443 / th dport 8000-8100
+Exprs sportIs(uint16_t port) {
+  return {payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2), cmp(NFT_CMP_EQ, be16(port))};
+}
+
 Exprs dportIs(PortRange r) {
   Exprs out{payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2)};
   if (r.first == r.last) {

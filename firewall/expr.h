@@ -45,6 +45,7 @@ Exprs saddrMaskedIn(Family f, uint8_t prefix, std::string_view set);
 Bytes prefixMask(Family f, uint8_t prefix);
 Exprs dportIs(PortRange r);                    // th dport 443 / th dport 8000-8100
 Exprs dportIn(std::string_view set);           // th dport @set
+Exprs sportIs(uint16_t port);                  // th sport 67
 Exprs icmpTypeIn(Family f, std::string_view set);  // icmp type @set / icmpv6 type @set
 Exprs ctStateIn(uint32_t state_bits);          // ct state established,related
 Exprs ctStateInvalid();                        // ct state invalid

@@ -102,7 +102,11 @@ struct Builtins {
   bool loopback = true;      // iif lo accept
   bool established = true;   // ct state established,related accept
   bool invalid = true;       // ct state invalid drop
-  bool icmp = true;          // essential ICMP / ICMPv6 (ND, PMTU, errors, echo)
+  bool icmp = true;          // essential ICMP / ICMPv6 (ND, MLD, PMTU, errors, echo)
+  // The replies a DHCP client waits for: udp 67 -> 68, and DHCPv6 from a
+  // link-local server, udp 547 -> 546. Connection tracking cannot take
+  // them for replies: the requests went to a broadcast or multicast address.
+  bool dhcp = true;
   bool operator==(const Builtins&) const = default;
 };
 

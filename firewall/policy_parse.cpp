@@ -223,7 +223,7 @@ class PolicyParser {
               {"forward_policy", "drop or accept"},
               {"output_policy", "drop or accept"},
               {"log_dropped", "a rate like 5/second, or false"},
-              {"builtins", "a mapping of loopback, established, invalid, icmp to true or false"},
+              {"builtins", "a mapping of loopback, established, invalid, icmp, dhcp to true or false"},
               {"groups", "", true},
               {"rules", "", true}});
     chainPolicy(f["input_policy"], "input_policy", policy_.input_policy);
@@ -274,7 +274,8 @@ class PolicyParser {
              {{"loopback", "true or false"},
               {"established", "true or false"},
               {"invalid", "true or false"},
-              {"icmp", "true or false"}});
+              {"icmp", "true or false"},
+              {"dhcp", "true or false"}});
     const auto flag = [&](std::string_view key, bool& out) {
       if (const Field* x = f[key]) {
         if (auto b = r_.boolean(x->value, fmt::format("firewall.builtins.{}", key))) out = *b;
@@ -284,6 +285,7 @@ class PolicyParser {
     flag("established", policy_.builtins.established);
     flag("invalid", policy_.builtins.invalid);
     flag("icmp", policy_.builtins.icmp);
+    flag("dhcp", policy_.builtins.dhcp);
   }
 
   void groups(const YAML::Node& v) {

@@ -1014,3 +1014,67 @@ TEST_CASE("fw icmpv6: multicast listener discovery is let in; an ICMPv6 type no 
   std::this_thread::sleep_for(100ms);
   CHECK(dropped() >= before + 2);
 }
+
+namespace {
+
+// A UDP socket in `ns` bound to ip:port; a link-local IPv6 address is
+// scoped to `ifname`.
+Fd udpSocket(const NetNs& ns, const std::string& ip, uint16_t port, const char* ifname) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  socklen_t len = 0;
+  auto a = address(ip, port, len);
+  if (ip.starts_with("fe80:")) reinterpret_cast<sockaddr_in6*>(&a)->sin6_scope_id = if_nametoindex(ifname);
+  Fd s(socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(s);
+  int one = 1;
+  setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (a.ss_family == AF_INET6) setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) == 0);
+  return s;
+}
+
+// Whether a datagram from src:sport in the client namespace reaches
+// `receiver` (bound to dst:dport in the server namespace).
+bool udpArrives(const Testbed& tb, const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
+                const Fd& receiver) {
+  Fd s = udpSocket(tb.cli, src, sport, "veth-c");
+  socklen_t len = 0;
+  auto to = address(dst, dport, len);
+  if (dst.starts_with("fe80:")) {
+    auto in = tb.cli.enter();
+    reinterpret_cast<sockaddr_in6*>(&to)->sin6_scope_id = if_nametoindex("veth-c");
+  }
+  const char msg[] = "dhcp";
+  REQUIRE(sendto(s.get(), msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), len) == static_cast<ssize_t>(sizeof msg));
+  pollfd p{receiver.get(), POLLIN, 0};
+  if (poll(&p, 1, 300) != 1) return false;
+  char buf[64];
+  return recv(receiver.get(), buf, sizeof buf, 0) == static_cast<ssize_t>(sizeof msg);
+}
+
+}  // namespace
+
+TEST_CASE("fw dhcp: a DHCP client's replies are let in (67 -> 68, DHCPv6 547 -> 546 from link-local), not more", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.srv.run("ip -6 addr add fe80::99:1/64 dev veth-s nodad").status == 0);
+  REQUIRE(tb.cli.run("ip -6 addr add fe80::99:2/64 dev veth-c nodad").status == 0);
+  Fd v4 = udpSocket(tb.srv, "0.0.0.0", 68, "veth-s");
+  Fd v6 = udpSocket(tb.srv, "::", 546, "veth-s");
+  Policy p;
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+
+  CHECK(udpArrives(tb, "10.99.0.2", 67, "10.99.0.1", 68, v4));
+  CHECK_FALSE(udpArrives(tb, "10.99.0.2", 1067, "10.99.0.1", 68, v4));
+  CHECK(udpArrives(tb, "fe80::99:2", 547, "fe80::99:1", 546, v6));
+  CHECK_FALSE(udpArrives(tb, "fd99::2", 547, "fd99::1", 546, v6));    // not from a link-local server
+  CHECK_FALSE(udpArrives(tb, "fe80::99:2", 1547, "fe80::99:1", 546, v6));
+
+  p.builtins.dhcp = false;
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK_FALSE(udpArrives(tb, "10.99.0.2", 67, "10.99.0.1", 68, v4));
+  CHECK_FALSE(udpArrives(tb, "fe80::99:2", 547, "fe80::99:1", 546, v6));
+}

@@ -180,7 +180,7 @@ TEST_CASE("fw compile: bans come first, expired ones are left out", "[compile]")
 
 TEST_CASE("fw compile: builtins can be switched off", "[compile]") {
   Policy p = base();
-  p.builtins = Builtins{false, false, false, false};
+  p.builtins = Builtins{false, false, false, false, false};
   p.log_dropped.reset();
   Ruleset rs = compile(p, {}, {"rampart", kNow});
   for (const auto& r : rs.rules) CHECK(r.tag.kind != RuleKind::Builtin);

@@ -69,6 +69,28 @@ TEST_CASE("fw state: rules, bans, a pending confirm and a rollback survive a rou
   CHECK(*back == s);
 }
 
+TEST_CASE("fw state: a policy kept by a release without the dhcp builtin reads it as on, the default") {
+  FwState s = sample();
+  s.pending->previous.builtins.dhcp = false;
+  std::string text = serializeState(s);
+  auto back = parseState(text);
+  REQUIRE(back.has_value());
+  CHECK_FALSE(back->pending->previous.builtins.dhcp);
+  // The same file without the key, as older releases wrote it.
+  size_t removed = 0;
+  for (size_t at; (at = text.find("\"dhcp\":")) != std::string::npos; ++removed) {
+    size_t end = text.find_first_of(",}", at);
+    if (text[end] == ',') ++end;  // "dhcp":true, and the comma after it
+    else if (text[at - 1] == ',') --at;
+    text.erase(at, end - at);
+  }
+  REQUIRE(removed == 3);  // pending, and rollback's two policies
+  auto old = parseState(text);
+  REQUIRE(old.has_value());
+  CHECK(old->pending->previous.builtins.dhcp);
+  CHECK(old->rollback->policy.builtins.dhcp);
+}
+
 TEST_CASE("fw state: save then load gives the same state, and no temp file is left") {
   TempDir dir;
   const std::string path = dir.file("firewall.json");

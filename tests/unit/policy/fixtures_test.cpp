@@ -55,7 +55,7 @@ TEST_CASE("policy fixtures: the full fixture parses cleanly into every kind of v
   CHECK(pol.forward_policy == ChainPolicy::Accept);
   CHECK(pol.output_policy == ChainPolicy::Drop);
   CHECK(pol.log_dropped == Rate{2, RateUnit::Minute});
-  CHECK(pol.builtins == Builtins{true, true, false, false});
+  CHECK(pol.builtins == Builtins{true, true, false, false, true});
   CHECK(pol.groups.size() == 4);
   CHECK(pol.findGroup("partners")->dns_names == std::vector<std::string>{"partner-gw.example.com"});
   REQUIRE(pol.rules.size() == 7);

@@ -91,7 +91,7 @@ TEST_CASE("policy parse: chain policies, log_dropped false, builtins switched of
   forward_policy: accept
   output_policy: drop
   log_dropped: false
-  builtins: {loopback: false, established: no, invalid: false, icmp: off}
+  builtins: {loopback: false, established: no, invalid: false, icmp: off, dhcp: false}
   rules:
     - {name: fwd, allow: 8080/tcp, chain: forward}
     - {name: out, deny: any, chain: output}
@@ -102,7 +102,7 @@ TEST_CASE("policy parse: chain policies, log_dropped false, builtins switched of
   CHECK(p.policy.forward_policy == ChainPolicy::Accept);
   CHECK(p.policy.output_policy == ChainPolicy::Drop);
   CHECK_FALSE(p.policy.log_dropped);
-  CHECK(p.policy.builtins == Builtins{false, false, false, false});
+  CHECK(p.policy.builtins == Builtins{false, false, false, false, false});
   REQUIRE(p.policy.rules.size() == 3);
   CHECK(p.policy.rules[0].hook == Hook::Forward);
   CHECK(p.policy.rules[1].hook == Hook::Output);
