@@ -174,6 +174,7 @@ json policyJson(const fw::Policy& p) {
             {"invalid", p.builtins.invalid},
             {"icmp", p.builtins.icmp},
             {"dhcp", p.builtins.dhcp}}},
+          {"forward_interfaces", p.forward_interfaces},
           {"groups", std::move(groups)},
           {"rules", std::move(rules)}};
 }
@@ -202,6 +203,14 @@ fw::Policy policyFrom(const json& j) {
                             get<bool>(b, "invalid"), get<bool>(b, "icmp"),
                             // absent from the files of releases before it
                             !b.contains("dhcp") || get<bool>(b, "dhcp")};
+  if (j.contains("forward_interfaces")) {  // else the default, as releases before it had no such list
+    p.forward_interfaces.clear();
+    for (const auto& name : arrayAt(j, "forward_interfaces")) {
+      if (!name.is_string() || !fw::isValidInterfacePattern(name.get<std::string>()))
+        throw ParseError{"forward_interfaces: not a list of interface names"};
+      p.forward_interfaces.push_back(name.get<std::string>());
+    }
+  }
   for (const auto& g : arrayAt(j, "groups")) {
     fw::Group group;
     group.name = get<std::string>(g, "name");

@@ -489,6 +489,10 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
   compileBans(b, bans, options);
   compileBuiltins(b, policy.builtins, "input");
   compileBuiltins(b, policy.builtins, "forward");
+  for (const std::string& name : policy.forward_interfaces) {
+    b.addRule("forward", {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
+    b.addRule("forward", {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
+  }
   if (filtersOutput(policy)) compileBuiltins(b, policy.builtins, "output");
   const RuleRuns runs = ruleRuns(policy);
   for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {

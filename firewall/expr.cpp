@@ -109,6 +109,15 @@ Exprs l4protoIs(uint8_t proto) { return {meta(NFT_META_L4PROTO), cmp(NFT_CMP_EQ,
 Exprs iifLoopback() { return {meta(NFT_META_IIF), cmp(NFT_CMP_EQ, hostU32(1))}; }
 Exprs oifLoopback() { return {meta(NFT_META_OIF), cmp(NFT_CMP_EQ, hostU32(1))}; }
 
+Exprs ifnameIs(bool in, std::string_view pattern) {
+  // A whole name is compared with its trailing NULs (IFNAMSIZ bytes); a
+  // prefix compares only its own bytes.
+  Bytes name(pattern.begin(), pattern.end());
+  if (name.empty() || name.back() != '*') name.resize(16, 0);
+  else name.pop_back();
+  return {meta(in ? NFT_META_IIFNAME : NFT_META_OIFNAME), cmp(NFT_CMP_EQ, std::move(name))};
+}
+
 // ip saddr 10.0.0.0/8, ip saddr 192.0.2.1, ip6 saddr 2001:db8::/32
 Exprs saddrIs(const Cidr& c) {
   Exprs out = saddrLoad(c.family);

@@ -37,6 +37,8 @@ Exprs nfproto(Family f);                       // meta nfproto ipv4
 Exprs l4protoIs(uint8_t proto);                // meta l4proto tcp
 Exprs iifLoopback();                           // iif "lo"
 Exprs oifLoopback();                           // oif "lo"
+// iifname "docker0" (oifname when !in); "br-*" matches the prefix "br-".
+Exprs ifnameIs(bool in, std::string_view pattern);
 Exprs saddrIs(const Cidr& c);                  // ip saddr 10.0.0.0/8 (ip6 saddr ...)
 Exprs saddrIn(Family f, std::string_view set); // ip saddr @set
 // ip saddr & 255.255.255.0 @set (the source's network of this prefix length)

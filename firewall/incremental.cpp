@@ -371,7 +371,7 @@ std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vect
                                        const CompileOptions& options) {
   if (old_policy.input_policy != policy.input_policy || old_policy.forward_policy != policy.forward_policy ||
       old_policy.output_policy != policy.output_policy || old_policy.log_dropped != policy.log_dropped ||
-      old_policy.builtins != policy.builtins)
+      old_policy.builtins != policy.builtins || old_policy.forward_interfaces != policy.forward_interfaces)
     return std::nullopt;
   if (&old_policy != &policy && filtersOutput(old_policy) != filtersOutput(policy))
     return std::nullopt;  // the output builtins come or go

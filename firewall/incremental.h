@@ -22,8 +22,8 @@ namespace rampart::fw {
 // with the kernel's handles. Returns the changes that make it
 // compile(policy, bans, options), keeping every policy rule that did not
 // change where it is (handle and counters), or nullopt when the change is
-// not one this path takes (chain policies, builtins, drop logging or
-// whether the output chain filters changed; rules reordered; a shared set
+// not one this path takes (chain policies, builtins, forward_interfaces,
+// drop logging or whether the output chain filters changed; rules reordered; a shared set
 // changing shape): then compile() and diff().
 // `old_policy` and `policy` being the same object says the policy did not
 // change: only the bans are compared (a `fw ban` on a node with 10,000

@@ -23,6 +23,16 @@ bool isValidRuleName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), isNameChar);
 }
 
+std::vector<std::string> defaultForwardInterfaces() { return {"docker0", "br-*", "virbr*", "cni*", "podman*"}; }
+
+bool isValidInterfacePattern(std::string_view name) {
+  if (name.ends_with('*')) name.remove_suffix(1);
+  if (name.empty() || name.size() > 15) return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || c == '*' || c == '\0' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+}
+
 bool isValidGroupName(std::string_view name) {
   if (!isValidRuleName(name)) return false;
   const char c = name[0];

@@ -110,12 +110,25 @@ struct Builtins {
   bool operator==(const Builtins&) const = default;
 };
 
+// docker0, br-* (Docker), virbr* (libvirt), cni* (CNI plugins), podman*.
+std::vector<std::string> defaultForwardInterfaces();
+// An interface name as `forward_interfaces` takes it: 1 to 15 characters,
+// none of them '/', ':', whitespace or '*' except one '*' at the end.
+bool isValidInterfacePattern(std::string_view name);
+
 struct Policy {
   ChainPolicy input_policy = ChainPolicy::Drop;
   ChainPolicy forward_policy = ChainPolicy::Drop;
   ChainPolicy output_policy = ChainPolicy::Accept;
   std::optional<Rate> log_dropped = Rate{5, RateUnit::Second};  // nullopt: `false`
   Builtins builtins;
+  // Forwarded traffic in or out of these interfaces is accepted by the
+  // forward chain (after its established and invalid builtins), so the
+  // tables that manage them (Docker's, libvirt's, Podman's) decide it: in
+  // nftables every base chain on a hook must accept a packet, and a drop
+  // policy here would cut every container off. A trailing '*' matches a
+  // prefix ("br-*": Docker's user-defined networks).
+  std::vector<std::string> forward_interfaces = defaultForwardInterfaces();
   std::vector<Group> groups;
   std::vector<Rule> rules;
   bool operator==(const Policy&) const = default;

@@ -19,6 +19,7 @@ namespace {
 // kernel would take minutes to commit.
 constexpr size_t kMaxRules = 10'000;
 constexpr size_t kMaxGroups = 1'000;
+constexpr size_t kMaxForwardInterfaces = 64;
 constexpr size_t kMaxGroupEntries = 65'536;
 constexpr size_t kMaxListItems = 1'024;  // ports or sources of one rule
 
@@ -224,6 +225,7 @@ class PolicyParser {
               {"output_policy", "drop or accept"},
               {"log_dropped", "a rate like 5/second, or false"},
               {"builtins", "a mapping of loopback, established, invalid, icmp, dhcp to true or false"},
+              {"forward_interfaces", "a list of interface names"},
               {"groups", "", true},
               {"rules", "", true}});
     chainPolicy(f["input_policy"], "input_policy", policy_.input_policy);
@@ -231,6 +233,7 @@ class PolicyParser {
     chainPolicy(f["output_policy"], "output_policy", policy_.output_policy);
     if (const Field* x = f["log_dropped"]) logDropped(x->value);
     if (const Field* x = f["builtins"]) builtins(x->value);
+    if (const Field* x = f["forward_interfaces"]) forwardInterfaces(x->value);
     // Groups first, wherever they are in the file: rules refer to them.
     if (const Field* x = f["groups"]) groups(x->value);
     if (const Field* x = f["rules"]) rules(x->value);
@@ -286,6 +289,32 @@ class PolicyParser {
     flag("invalid", policy_.builtins.invalid);
     flag("icmp", policy_.builtins.icmp);
     flag("dhcp", policy_.builtins.dhcp);
+  }
+
+  // A list of interface names, maybe empty ([] accepts no forwarded
+  // traffic for others).
+  void forwardInterfaces(const YAML::Node& v) {
+    constexpr std::string_view what = "firewall.forward_interfaces";
+    if (!v.IsSequence()) {
+      r_.error(v, fmt::format("{}: expected a list of interface names (e.g. [docker0, \"br-*\"]), found {}", what,
+                              describe(v)));
+      return;
+    }
+    if (v.size() > kMaxForwardInterfaces) {
+      r_.error(v, fmt::format("{}: {} names, more than the limit of {}", what, v.size(), kMaxForwardInterfaces));
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& item : v) {
+      if (!item.IsScalar() || !isValidInterfacePattern(item.Scalar())) {
+        r_.error(item, fmt::format("{}: {} is not an interface name (1 to 15 characters, no '/', ':' or "
+                                   "spaces; a '*' only at the end, matching a prefix)",
+                                   what, describe(item)));
+        continue;
+      }
+      if (std::ranges::find(names, item.Scalar()) == names.end()) names.push_back(item.Scalar());
+    }
+    policy_.forward_interfaces = std::move(names);
   }
 
   void groups(const YAML::Node& v) {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <libnftnl/expr.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -178,9 +180,38 @@ TEST_CASE("fw compile: bans come first, expired ones are left out", "[compile]")
   checkGolden("bans", render(rs));
 }
 
+TEST_CASE("fw compile: forward_interfaces accept in and out, after the forward builtins, before its rules", "[compile]") {
+  Policy p = base();
+  p.forward_interfaces = {"docker0", "br-*"};
+  Rule fwd = allow("fwd", {"8080/tcp"});
+  fwd.hook = Hook::Forward;
+  p.rules.push_back(fwd);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  std::vector<std::string> tags;
+  for (const KernelRule* r : rs.chainRules("forward")) tags.push_back(r->tag.comment());
+  CHECK(tags == std::vector<std::string>{"builtin:established", "builtin:invalid", "builtin:in:docker0",
+                                         "builtin:out:docker0", "builtin:in:br-*", "builtin:out:br-*", "rule:fwd",
+                                         "policy:forward", "log:forward"});
+  // A whole name is compared with its NUL padding (IFNAMSIZ), a prefix
+  // only over its own bytes.
+  const KernelRule* whole = rs.chainRules("forward")[2];
+  const KernelRule* prefix = rs.chainRules("forward")[4];
+  REQUIRE(whole->exprs.size() == 3);
+  REQUIRE(prefix->exprs.size() == 3);
+  auto cmpData = [](const KernelRule* r) {
+    const ExprAttr* data = r->exprs[1].find(NFTNL_EXPR_CMP_DATA);
+    return data != nullptr ? data->data : Bytes{};
+  };
+  Bytes docker0{'d', 'o', 'c', 'k', 'e', 'r', '0'};
+  docker0.resize(16, 0);
+  CHECK(cmpData(whole) == docker0);
+  CHECK(cmpData(prefix) == Bytes{'b', 'r', '-'});
+}
+
 TEST_CASE("fw compile: builtins can be switched off", "[compile]") {
   Policy p = base();
   p.builtins = Builtins{false, false, false, false, false};
+  p.forward_interfaces.clear();
   p.log_dropped.reset();
   Ruleset rs = compile(p, {}, {"rampart", kNow});
   for (const auto& r : rs.rules) CHECK(r.tag.kind != RuleKind::Builtin);

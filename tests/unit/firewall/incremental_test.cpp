@@ -182,6 +182,11 @@ TEST_CASE("fw incremental: inserts, deletes, renames and chain moves match compi
     std::swap(now.rules[3], now.rules[30]);
     CHECK_FALSE(checkIncremental(base, {}, now, {}));
   }
+  SECTION("a forward_interfaces change is left to diff()") {
+    Policy now = base;
+    now.forward_interfaces.push_back("lxcbr0");
+    CHECK_FALSE(checkIncremental(base, {}, now, {}));
+  }
   SECTION("a chain policy change is left to diff()") {
     Policy now = base;
     now.output_policy = ChainPolicy::Drop;

@@ -112,6 +112,31 @@ TEST_CASE("policy parse: chain policies, log_dropped false, builtins switched of
   CHECK(p.policy.rules[2].ports == std::vector{port("25")});
 }
 
+TEST_CASE("policy parse: forward_interfaces: the container runtimes' by default, a list, [] for none, bad names named") {
+  CHECK(parseText("firewall: {}\n").policy.forward_interfaces ==
+        std::vector<std::string>{"docker0", "br-*", "virbr*", "cni*", "podman*"});
+  auto mine = parseText("firewall:\n  forward_interfaces: [docker0, \"lxcbr*\", docker0]\n");
+  REQUIRE(mine.errors() == "");
+  CHECK(mine.policy.forward_interfaces == std::vector<std::string>{"docker0", "lxcbr*"});
+  auto none = parseText("firewall:\n  forward_interfaces: []\n");
+  REQUIRE(none.errors() == "");
+  CHECK(none.policy.forward_interfaces.empty());
+  auto bad = parseText("firewall:\n  forward_interfaces: [eth0, a-name-of-16-char, \"b*r\", \"x:1\", \"*\"]\n");
+  CHECK(bad.errors() ==
+        "t.yaml:2:30: firewall.forward_interfaces: 'a-name-of-16-char' is not an interface name (1 to 15 characters, "
+        "no '/', ':' or spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:2:49: firewall.forward_interfaces: 'b*r' is not an interface name (1 to 15 characters, no '/', ':' or "
+        "spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:2:56: firewall.forward_interfaces: 'x:1' is not an interface name (1 to 15 characters, no '/', ':' or "
+        "spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:2:63: firewall.forward_interfaces: '*' is not an interface name (1 to 15 characters, no '/', ':' or "
+        "spaces; a '*' only at the end, matching a prefix)\n");
+  auto scalar = parseText("firewall:\n  forward_interfaces: docker0\n");
+  CHECK(scalar.errors() ==
+        "t.yaml:2:23: firewall.forward_interfaces: expected a list of interface names (e.g. [docker0, \"br-*\"]), "
+        "found 'docker0'\n");
+}
+
 TEST_CASE("policy parse: log_dropped takes any rate, and true keeps the default rate") {
   CHECK(parseText("firewall: {log_dropped: 1/minute}\n").policy.log_dropped ==
         Rate{1, RateUnit::Minute});
@@ -177,7 +202,7 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
       {"firewall:\n  bultins: {icmp: false}\n",
        "t.yaml:2:3: firewall: unknown key 'bultins' (did you mean 'builtins'? expected one "
        "of: input_policy, "
-       "forward_policy, output_policy, log_dropped, builtins, groups, rules)\n"},
+       "forward_policy, output_policy, log_dropped, builtins, forward_interfaces, groups, rules)\n"},
       {"firewall:\n  groups:\n    app: [10.0.1.5/24]\n",
        "t.yaml:3:11: group 'app': 10.0.1.5/24 has host bits set (did you mean 10.0.1.0/24 or "
        "10.0.1.5?)\n"},
