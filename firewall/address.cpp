@@ -21,6 +21,14 @@ namespace {
 constexpr size_t kMaxCidrText = 64;
 constexpr size_t kMaxPortText = 32;
 
+// IP protocols a rule can name instead of ports.
+struct PortlessProtocol {
+  std::string_view name;
+  uint8_t number;
+};
+constexpr PortlessProtocol kPortlessProtocols[] = {{"igmp", 2},  {"gre", 47},   {"esp", 50},  {"ah", 51},
+                                                   {"ospf", 89}, {"vrrp", 112}, {"sctp", 132}};
+
 int maxPrefix(Family f) { return f == Family::V4 ? 32 : 128; }
 size_t addrLen(Family f) { return f == Family::V4 ? 4 : 16; }
 
@@ -218,6 +226,17 @@ std::expected<PortSpec, std::string> PortSpec::parse(std::string_view text) {
     return std::unexpected(fmt::format("'{}...' is too long to be a port", text.substr(0, 20)));
   }
   PortSpec spec;
+  if (std::all_of(text.begin(), text.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
+    auto it = std::ranges::find(kPortlessProtocols, text, &PortlessProtocol::name);
+    if (it == std::end(kPortlessProtocols)) {
+      return std::unexpected(fmt::format("'{}' is not a port or a protocol (expected a port like 22/tcp, "
+                                         "8000-8100/udp or 53, or one of vrrp, esp, ah, gre, ospf, igmp, sctp; "
+                                         "service names are not looked up)",
+                                         text));
+    }
+    spec.ip_proto = it->number;
+    return spec;
+  }
   std::string_view ports = text;
   const size_t slash = text.find('/');
   if (slash == std::string_view::npos) {
@@ -250,6 +269,10 @@ std::expected<PortSpec, std::string> PortSpec::parse(std::string_view text) {
 }
 
 std::string PortSpec::str() const {
+  if (ip_proto != 0) {
+    auto it = std::ranges::find(kPortlessProtocols, ip_proto, &PortlessProtocol::number);
+    return it != std::end(kPortlessProtocols) ? std::string(it->name) : fmt::format("proto-{}", ip_proto);
+  }
   std::string out = range.first == range.last ? fmt::format("{}", range.first)
                                               : fmt::format("{}-{}", range.first, range.last);
   if (protos.size() == 1) out += protos[0] == Proto::Tcp ? "/tcp" : "/udp";

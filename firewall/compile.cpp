@@ -311,7 +311,8 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
   return out;
 }
 
-// One way of matching the destination port, per protocol.
+// One way of matching the destination port, per protocol; a protocol
+// without ports (vrrp, esp) is one of its own.
 std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
   if (rule.ports.empty()) return {Exprs{}};
   std::vector<Exprs> out;
@@ -354,6 +355,8 @@ std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
     }
     out.push_back(std::move(m));
   }
+  for (const PortSpec& spec : rule.ports)
+    if (spec.ip_proto != 0) out.push_back(expr::l4protoIs(spec.ip_proto));
   return out;
 }
 
@@ -404,7 +407,7 @@ RunShape runShape(const Rule& r) {
   if (r.limit || !r.from_groups.empty() || r.ports.empty()) return RunShape::None;
   size_t per_source = 0;
   for (const PortSpec& p : r.ports) {
-    if (p.range.first != p.range.last) return RunShape::None;
+    if (p.range.first != p.range.last || p.ip_proto != 0) return RunShape::None;
     per_source += p.protos.size();
   }
   for (const Cidr& c : r.from)

@@ -48,7 +48,9 @@ struct Cidr {
 
 enum class Proto : uint8_t { Tcp, Udp };
 
-// "22/tcp", "8000-8100/udp", "53" (tcp and udp). Ports 1..65535.
+// "22/tcp", "8000-8100/udp", "53" (tcp and udp). Ports 1..65535. Or an IP
+// protocol that has no ports, by name: "vrrp" (keepalived), "esp" and "ah"
+// (IPsec), "gre", "ospf", "igmp", "sctp".
 struct PortRange {
   uint16_t first = 0;
   uint16_t last = 0;  // == first for a single port
@@ -57,6 +59,7 @@ struct PortRange {
 struct PortSpec {
   PortRange range;
   std::vector<Proto> protos;  // sorted, unique; {Tcp, Udp} when none was written
+  uint8_t ip_proto = 0;       // a protocol without ports: its number (range, protos empty)
 
   static std::expected<PortSpec, std::string> parse(std::string_view text);
   std::string str() const;  // "443/tcp", "8000-8100/udp", "53"

@@ -488,7 +488,7 @@ class PolicyParser {
       if (s == "any") {
         if (!deny) {
           r_.error(item, fmt::format("{}: 'any' is only for deny; an allow rule names the ports "
-                                     "it opens (like 22/tcp or 8000-8100/udp)",
+                                     "it opens (like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)",
                                      what));
         } else if (items.size() > 1) {
           r_.error(item, fmt::format("{}: 'any' already means every port and protocol; it "

@@ -1122,3 +1122,62 @@ TEST_CASE("fw forward: traffic to a container bridge is left to its runtime's ta
   REQUIRE(tb.srv.run("nft add rule ip runtime decide tcp dport " + std::to_string(app.port) + " drop").status == 0);
   CHECK_FALSE(connects(tb.cli, "10.99.0.2", "172.31.0.2", app.port, 400ms));
 }
+
+namespace {
+
+// Whether an IP datagram of `protocol` (raw, a few payload bytes) from src
+// in the client namespace reaches `receiver`, a raw socket of that protocol
+// in the server namespace.
+bool rawArrives(const Testbed& tb, const std::string& src, const std::string& dst, int protocol, const Fd& receiver) {
+  auto in = tb.cli.enter();
+  REQUIRE(in.ok());
+  socklen_t len = 0;
+  auto from = address(src, 0, len);
+  Fd s(socket(from.ss_family, SOCK_RAW | SOCK_CLOEXEC, protocol));
+  REQUIRE(s);
+  REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&from), len) == 0);
+  auto to = address(dst, 0, len);
+  const char msg[] = "vrrp-ish";
+  REQUIRE(sendto(s.get(), msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), len) == static_cast<ssize_t>(sizeof msg));
+  pollfd p{receiver.get(), POLLIN, 0};
+  if (poll(&p, 1, 300) != 1) return false;
+  char buf[256];
+  return recv(receiver.get(), buf, sizeof buf, 0) > 0;
+}
+
+Fd rawReceiver(const NetNs& ns, int family, int protocol) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  Fd s(socket(family, SOCK_RAW | SOCK_CLOEXEC, protocol));
+  REQUIRE(s);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("fw protocols: a rule naming vrrp lets VRRP in from its sources only, over both families", "[netns]") {
+  Testbed tb;
+  Fd v4 = rawReceiver(tb.srv, AF_INET, 112), v6 = rawReceiver(tb.srv, AF_INET6, 112);
+  Fd gre = rawReceiver(tb.srv, AF_INET, 47);
+  Policy p;
+  Rule vrrp;
+  vrrp.name = "keepalived";
+  vrrp.ports = {*PortSpec::parse("vrrp")};
+  vrrp.from = {cidr("10.99.0.2"), cidr("fd99::2")};
+  p.rules.push_back(vrrp);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+
+  CHECK(rawArrives(tb, "10.99.0.2", "10.99.0.1", 112, v4));
+  CHECK_FALSE(rawArrives(tb, "10.99.0.3", "10.99.0.1", 112, v4));
+  CHECK(rawArrives(tb, "fd99::2", "fd99::1", 112, v6));
+  CHECK_FALSE(rawArrives(tb, "fd99::3", "fd99::1", 112, v6));
+  CHECK_FALSE(rawArrives(tb, "10.99.0.2", "10.99.0.1", 47, gre));  // another protocol from the same peer
+
+  // The rule's counter counts them (one kernel rule per family).
+  auto live = tb.engine->dumpCounters();
+  REQUIRE(live);
+  REQUIRE(live->rules.size() == 1);
+  CHECK(live->rules[0].name == "keepalived");
+  CHECK(live->rules[0].packets == 2);
+}

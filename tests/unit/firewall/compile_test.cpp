@@ -208,6 +208,27 @@ TEST_CASE("fw compile: forward_interfaces accept in and out, after the forward b
   CHECK(cmpData(prefix) == Bytes{'b', 'r', '-'});
 }
 
+TEST_CASE("fw compile: a protocol without ports is a meta l4proto match of its own, never in a rule table", "[compile]") {
+  Policy p;
+  for (int i = 0; i < 20; ++i) {
+    Rule r = allow(fmt::format("peer{}", i), {}, {fmt::format("10.0.0.{}", i + 1)});
+    r.ports = {*PortSpec::parse("vrrp")};
+    p.rules.push_back(r);
+  }
+  Rule ipsec = allow("ipsec", {"500/udp"});
+  ipsec.ports.push_back(*PortSpec::parse("esp"));
+  p.rules.push_back(ipsec);
+  CHECK(ruleRuns(p).runs.empty());
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  std::vector<const KernelRule*> mine;
+  for (const auto& r : rs.rules)
+    if (r.tag.name == "ipsec") mine.push_back(&r);
+  REQUIRE(mine.size() == 2);  // 500/udp, then esp
+  const std::string text = render(rs);
+  CHECK(text.find("[ cmp eq reg 1 0x00000032 ]") != std::string::npos);  // l4proto 50 (esp)
+  CHECK(text.find("[ cmp eq reg 1 0x00000070 ]") != std::string::npos);  // l4proto 112 (vrrp)
+}
+
 TEST_CASE("fw compile: builtins can be switched off", "[compile]") {
   Policy p = base();
   p.builtins = Builtins{false, false, false, false, false};

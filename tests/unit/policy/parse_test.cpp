@@ -137,6 +137,26 @@ TEST_CASE("policy parse: forward_interfaces: the container runtimes' by default,
         "found 'docker0'\n");
 }
 
+TEST_CASE("policy parse: a rule can name protocols without ports (vrrp, esp, ...), alone or with ports") {
+  auto p = parseText("firewall:\n  rules:\n    - {name: keepalived, allow: vrrp, from: 10.0.0.2}\n"
+                     "    - {name: ipsec, allow: [esp, ah, 500/udp, 4500/udp]}\n");
+  REQUIRE(p.errors() == "");
+  REQUIRE(p.policy.rules.size() == 2);
+  REQUIRE(p.policy.rules[0].ports.size() == 1);
+  CHECK(p.policy.rules[0].ports[0].ip_proto == 112);
+  CHECK(p.policy.rules[0].ports[0].str() == "vrrp");
+  std::vector<std::string> shown;
+  for (const auto& spec : p.policy.rules[1].ports) shown.push_back(spec.str());
+  CHECK(shown == std::vector<std::string>{"esp", "ah", "500/udp", "4500/udp"});
+  for (const char* name : {"igmp", "gre", "esp", "ah", "ospf", "vrrp", "sctp"}) {
+    auto spec = PortSpec::parse(name);
+    REQUIRE(spec);
+    CHECK(spec->str() == name);
+    CHECK(*PortSpec::parse(spec->str()) == *spec);
+  }
+  CHECK_FALSE(PortSpec::parse("tcp"));  // a protocol with ports is written with them
+}
+
 TEST_CASE("policy parse: log_dropped takes any rate, and true keeps the default rate") {
   CHECK(parseText("firewall: {log_dropped: 1/minute}\n").policy.log_dropped ==
         Rate{1, RateUnit::Minute});
@@ -248,7 +268,10 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:4:23: rule 'x': allow: 80/tcp is listed twice\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: any\n",
        "t.yaml:4:14: rule 'x': allow: 'any' is only for deny; an allow rule names the ports it "
-       "opens (like 22/tcp or 8000-8100/udp)\n"},
+       "opens (like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)\n"},
+      {"firewall:\n  rules:\n    - name: x\n      allow: [vrrp, vrp]\n",
+       "t.yaml:4:21: rule 'x': allow: 'vrp' is not a port or a protocol (expected a port like 22/tcp, "
+       "8000-8100/udp or 53, or one of vrrp, esp, ah, gre, ospf, igmp, sctp; service names are not looked up)\n"},
       {"firewall:\n  rules:\n    - name: x\n      deny: [22/tcp, any]\n",
        "t.yaml:4:22: rule 'x': deny: 'any' already means every port and protocol; it cannot "
        "be listed with other ports\n"},
