@@ -123,7 +123,10 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
   auto a = std::make_shared<RuleArgs>();
   auto* cmd = fw.add_subcommand(allow ? "allow" : "deny",
                                 allow ? "allow new connections to a port" : "drop traffic to a port (or any)");
-  cmd->add_option("PORT", a->port, allow ? "PORT[/tcp|udp]" : "PORT[/tcp|udp] or any")->required();
+  cmd->add_option("PORT", a->port,
+                  allow ? "PORT[/tcp|udp], or a protocol without ports (vrrp, esp, ah, gre, ospf, igmp, sctp)"
+                        : "PORT[/tcp|udp], a protocol without ports (vrrp, esp, ...), or any")
+      ->required();
   cmd->add_option("--from", a->from, "address, network or group (repeatable)");
   // An option given with an empty value is an error, not the option left
   // out: `--name "$NAME"` with NAME unset must not add an unnamed rule.
