@@ -38,6 +38,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl>, ConnectionHost
   void accept();
   void onReadable(const beast::error_code& ec);
   void stopOnIo();
+  void take(int fd);  // a connection accept4 gave: its session, or closed over the limit
 
   const Timeouts& timeouts() const override { return options.timeouts; }
   const RequestHandler& handler() const override { return request_handler; }
@@ -65,26 +66,42 @@ void Server::Impl::accept() {
                       [self = shared_from_this()](const beast::error_code& ec) { self->onReadable(ec); });
 }
 
+// Connections taken per wakeup of the listening socket. Under load every
+// wakeup comes a whole round of busy connections later, so taking one at a
+// time would have the last of a burst of new connections (64 scrapers
+// reconnecting) wait that many rounds for its accept, past its handshake
+// timeout. The bound keeps a flood of new connections from starving the
+// established ones in turn.
+constexpr int kAcceptsPerWakeup = 64;
+
 void Server::Impl::onReadable(const beast::error_code& ec) {
   if (stopped || ec == asio::error::operation_aborted) return;
-  // accept4 rather than Asio's accept: the new fd must be O_CLOEXEC from birth.
-  int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (fd < 0) {
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      retry.expires_after(std::chrono::milliseconds(100));  // back off until an fd is freed
-      retry.async_wait([self = shared_from_this()](const beast::error_code& e) {
-        if (!e) self->accept();
-      });
-      return;
+  for (int taken = 0; taken < kAcceptsPerWakeup && !stopped; ++taken) {
+    // accept4 rather than Asio's accept: the new fd must be O_CLOEXEC from birth.
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        retry.expires_after(std::chrono::milliseconds(100));  // back off until an fd is freed
+        retry.async_wait([self = shared_from_this()](const beast::error_code& e) {
+          if (!e) self->accept();
+        });
+        return;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;  // EAGAIN: none left
     }
-    return accept();  // EAGAIN, ECONNABORTED, EINTR: the next one
+    take(fd);
   }
+  accept();
+}
+
+void Server::Impl::take(int fd) {
   tcp::socket socket(io);
   beast::error_code assign_ec;
   socket.assign(acceptor.local_endpoint().protocol(), fd, assign_ec);
   if (assign_ec) {
     ::close(fd);
-    return accept();
+    return;
   }
   accepted.fetch_add(1);
   // Responses are whole; waiting to coalesce them with later bytes (Nagle
@@ -93,13 +110,12 @@ void Server::Impl::onReadable(const beast::error_code& ec) {
   std::shared_ptr<tls::ServerContext> ctx = contexts ? contexts() : nullptr;
   if (active.load() >= options.handler.limits.max_connections || !ctx) {
     refused.fetch_add(1);
-    return accept();  // `socket` closes here
+    return;  // `socket` closes here
   }
   active.fetch_add(1);
   auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), std::move(ctx));
   sessions.emplace(session.get(), session);
   session->start();
-  accept();
 }
 
 void Server::Impl::stopOnIo() {
