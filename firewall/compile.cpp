@@ -179,11 +179,13 @@ void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions&
 // ---- builtins -------------------------------------------------------------
 
 // In input and forward: loopback (input), established, invalid, essential
-// ICMP (input). In output, when it filters (filtersOutput), what the node
-// must still send: to itself (loopback), the replies of the connections it took
-// (established), and its ICMP and ICMPv6 (errors, echo, neighbour
-// discovery, without which IPv6 stops working).
-void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
+// ICMP and DHCP replies (input), the forward_interfaces (forward). In
+// output, when it filters (filtersOutput), what the node must still send: to
+// itself (loopback), the replies of the connections it took (established),
+// and its ICMP and ICMPv6 (errors, echo, neighbour discovery, without which
+// IPv6 stops working).
+void compileBuiltins(Builder& b, const Policy& policy, std::string_view chain) {
+  const Builtins& on = policy.builtins;
   bool input = chain == "input";
   if (chain == "output") {
     if (on.loopback) b.addRule(chain, {RuleKind::Builtin, "loopback"}, cat(expr::oifLoopback(), expr::accept()));
@@ -222,8 +224,15 @@ void compileBuiltins(Builder& b, const Builtins& on, std::string_view chain) {
       return cat(expr::l4protoIs(expr::kUdp), expr::sportIs(from), expr::dportIs(PortRange{to, to}));
     };
     b.addRule(chain, {RuleKind::Builtin, "dhcp"}, cat(expr::nfproto(Family::V4), udp(67, 68), expr::accept()));
+    static const Cidr kLinkLocal = *Cidr::parse("fe80::/10");
     b.addRule(chain, {RuleKind::Builtin, "dhcpv6"},
-              cat(expr::nfproto(Family::V6), expr::saddrIs(*Cidr::parse("fe80::/10")), udp(547, 546), expr::accept()));
+              cat(expr::nfproto(Family::V6), expr::saddrIs(kLinkLocal), udp(547, 546), expr::accept()));
+  }
+  if (chain == "forward") {
+    for (const std::string& name : policy.forward_interfaces) {
+      b.addRule(chain, {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
+      b.addRule(chain, {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
+    }
   }
 }
 
@@ -490,13 +499,9 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
                  Chain{"forward", Hook::Forward, 0, policy.forward_policy, 0},
                  Chain{"output", Hook::Output, 0, policy.output_policy, 0}};
   compileBans(b, bans, options);
-  compileBuiltins(b, policy.builtins, "input");
-  compileBuiltins(b, policy.builtins, "forward");
-  for (const std::string& name : policy.forward_interfaces) {
-    b.addRule("forward", {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
-    b.addRule("forward", {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
-  }
-  if (filtersOutput(policy)) compileBuiltins(b, policy.builtins, "output");
+  compileBuiltins(b, policy, "input");
+  compileBuiltins(b, policy, "forward");
+  if (filtersOutput(policy)) compileBuiltins(b, policy, "output");
   const RuleRuns runs = ruleRuns(policy);
   for (Hook hook : {Hook::Input, Hook::Forward, Hook::Output}) {
     for (size_t i = 0; i < policy.rules.size(); ++i) {

@@ -44,7 +44,9 @@ Rule allow(std::string name, std::vector<std::string> ports, std::vector<std::st
 // The project's owning fd (agent/unique_fd.h).
 using Fd = rampart::agent::UniqueFd;
 
-sockaddr_storage address(const std::string& ip, uint16_t port, socklen_t& len) {
+// A link-local IPv6 address is scoped to `ifname` (looked up in the
+// namespace the calling thread is in).
+sockaddr_storage address(const std::string& ip, uint16_t port, socklen_t& len, const char* ifname = nullptr) {
   sockaddr_storage ss{};
   if (ip.find(':') == std::string::npos) {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
@@ -57,6 +59,7 @@ sockaddr_storage address(const std::string& ip, uint16_t port, socklen_t& len) {
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(port);
     inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr);
+    if (ifname != nullptr && ip.starts_with("fe80:")) a->sin6_scope_id = if_nametoindex(ifname);
     len = sizeof(sockaddr_in6);
   }
   return ss;
@@ -1027,8 +1030,7 @@ Fd udpSocket(const NetNs& ns, const std::string& ip, uint16_t port, const char* 
   auto in = ns.enter();
   REQUIRE(in.ok());
   socklen_t len = 0;
-  auto a = address(ip, port, len);
-  if (ip.starts_with("fe80:")) reinterpret_cast<sockaddr_in6*>(&a)->sin6_scope_id = if_nametoindex(ifname);
+  auto a = address(ip, port, len, ifname);
   Fd s(socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   REQUIRE(s);
   int one = 1;
@@ -1044,10 +1046,10 @@ bool udpArrives(const Testbed& tb, const std::string& src, uint16_t sport, const
                 const Fd& receiver) {
   Fd s = udpSocket(tb.cli, src, sport, "veth-c");
   socklen_t len = 0;
-  auto to = address(dst, dport, len);
-  if (dst.starts_with("fe80:")) {
+  sockaddr_storage to;
+  {
     auto in = tb.cli.enter();
-    reinterpret_cast<sockaddr_in6*>(&to)->sin6_scope_id = if_nametoindex("veth-c");
+    to = address(dst, dport, len, "veth-c");
   }
   const char msg[] = "dhcp";
   REQUIRE(sendto(s.get(), msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&to), len) == static_cast<ssize_t>(sizeof msg));
