@@ -111,6 +111,7 @@ auto verb(CliContext& ctx, std::string name, F f) {
 struct RuleArgs {
   std::string port;
   std::vector<std::string> from;
+  std::vector<std::string> interfaces;
   std::string name;
   std::string for_;
   std::string limit;
@@ -128,6 +129,8 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
                         : "PORT[/tcp|udp], a protocol without ports (vrrp, esp, ...), or any")
       ->required();
   cmd->add_option("--from", a->from, "address, network or group (repeatable)");
+  cmd->add_option("--interface", a->interfaces,
+                  "only traffic coming in on this interface; eth1, or vlan* for a prefix (repeatable)");
   // An option given with an empty value is an error, not the option left
   // out: `--name "$NAME"` with NAME unset must not add an unnamed rule.
   auto* name_opt = cmd->add_option("--name", a->name, "the rule's name (generated if absent)");
@@ -147,6 +150,13 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
     checkFrom(a->from);
     if (a->from.size() > 256) usage("--from: at most 256 sources");
     p["from"] = a->from;
+    if (a->interfaces.size() > fw::kMaxRuleInterfaces)
+      usage(fmt::format("--interface: at most {} interfaces", fw::kMaxRuleInterfaces));
+    for (const auto& name : a->interfaces) {
+      checkLength("--interface", name);
+      if (!fw::isValidInterfacePattern(name)) usage(valueError("--interface", name, fw::kInterfaceNameRule));
+    }
+    p["interfaces"] = a->interfaces;
     if (given(name_opt)) {
       if (!fw::isValidRuleName(a->name))
         usage(fmt::format("--name '{}': expected 1 to 64 of A-Z a-z 0-9 _ . -", printableClip(a->name)));

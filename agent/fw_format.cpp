@@ -72,8 +72,11 @@ std::string renderFwStatus(const json& status, int64_t now_ms) {
                               : "-";
     std::string packets = r.value("in_kernel", false) ? fmt::format("{}", r.value("packets", uint64_t{0})) : "-";
     std::string bytes = r.value("in_kernel", false) ? humanBytes(r.value("bytes", uint64_t{0})) : "-";
-    rows.push_back({fmt::format("{}", r.value("number", 0)), r.value("name", ""), action,
-                    joined(r.value("ports", json::array()), "any"), joined(r.value("sources", json::array()), "any"),
+    std::string ports = joined(r.value("ports", json::array()), "any");
+    if (const json ifaces = r.value("interfaces", json::array()); ifaces.is_array() && !ifaces.empty())
+      ports += " on " + joined(ifaces, "");
+    rows.push_back({fmt::format("{}", r.value("number", 0)), r.value("name", ""), action, ports,
+                    joined(r.value("sources", json::array()), "any"),
                     r.value("origin", ""), expires, packets, bytes});
   }
   std::string out = table(rows);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -45,6 +46,14 @@ bool sourceMatches(const fw::Policy& p, const fw::Rule& r, const fw::Cidr& peer)
   return false;
 }
 
+// Whether a rule limited to interfaces takes the connection's packets: when
+// its interface is not known, taken to (the same before and after a change,
+// so only a change to that rule itself decides).
+bool interfaceMatches(const fw::Rule& r, const GuardConnection& c) {
+  if (r.interfaces.empty() || c.interface.empty()) return true;
+  return std::ranges::any_of(r.interfaces, [&](const std::string& p) { return fw::interfaceMatches(p, c.interface); });
+}
+
 bool portMatches(const fw::Rule& r, uint16_t port) {
   if (r.ports.empty()) return true;
   for (const auto& spec : r.ports) {
@@ -60,7 +69,7 @@ const fw::Rule* decidingRule(const fw::Policy& p, const GuardConnection& c, std:
   for (const auto& r : p.rules) {
     if (r.hook != fw::Hook::Input) continue;
     if (r.expires && *r.expires <= now) continue;
-    if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer)) return &r;
+    if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer) && interfaceMatches(r, c)) return &r;
   }
   return nullptr;
 }
@@ -76,7 +85,9 @@ std::optional<std::string> repliesHeldBack(const fw::Policy& p, const GuardConne
   if (p.builtins.established || !fw::filtersOutput(p)) return std::nullopt;
   if (p.builtins.loopback && isLoopback(c.peer)) return std::nullopt;
   for (const auto& r : p.rules) {
-    if (r.hook != fw::Hook::Output || (r.expires && *r.expires <= now) || !portMatches(r, c.peer_port)) continue;
+    if (r.hook != fw::Hook::Output || (r.expires && *r.expires <= now) || !portMatches(r, c.peer_port) ||
+        !interfaceMatches(r, c))
+      continue;
     bool sourced = !r.from.empty() || !r.from_groups.empty();
     if (r.action == fw::Action::Deny) return fmt::format("output rule '{}' denies its replies", r.name);
     if (!sourced) return std::nullopt;
@@ -108,6 +119,12 @@ std::string describe(const GuardConnection& c) {
 std::string why(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
   const fw::Rule* r = decidingRule(p, c, now);
   if (r != nullptr) return fmt::format("rule '{}' denies it", r->name);
+  for (const auto& o : p.rules) {
+    if (o.hook != fw::Hook::Input || o.action != fw::Action::Allow || (o.expires && *o.expires <= now)) continue;
+    if (portMatches(o, c.local_port) && sourceMatches(p, o, c.peer))
+      return fmt::format("it comes in on {}, rule '{}' allows it only on {}, and the input policy is drop", c.interface,
+                         o.name, fmt::join(o.interfaces, ", "));
+  }
   return "no rule allows it and the input policy is drop";
 }
 
@@ -340,6 +357,7 @@ std::optional<std::vector<GuardConnection>> establishedToByDiag(const std::vecto
         c.peer = hostOf(reinterpret_cast<const uint8_t*>(m->id.idiag_dst), m->idiag_family == AF_INET6);
         c.peer_port = ntohs(m->id.idiag_dport);
         c.local_port = ntohs(m->id.idiag_sport);
+        c.local = hostOf(reinterpret_cast<const uint8_t*>(m->id.idiag_src), m->idiag_family == AF_INET6);
         out.push_back(c);
       }
     }
@@ -357,7 +375,7 @@ std::vector<GuardConnection> establishedTo(const std::vector<uint16_t>& ports, c
     auto text = readBounded(proc_root + (v6 ? "/net/tcp6" : "/net/tcp"), kLimit);
     for (const auto& s : parseProcNetTcp(text, v6)) {
       if (s.state != kEstablished || std::ranges::find(ports, s.local_port) == ports.end()) continue;
-      out.push_back(GuardConnection{s.remote, s.remote_port, s.local_port, false});
+      out.push_back(GuardConnection{s.remote, s.remote_port, s.local_port, false, s.local, {}});
     }
   }
   return out;
@@ -373,15 +391,47 @@ std::optional<GuardConnection> parseSshConnection(std::string_view text) {
     if (!word.empty()) parts[n++] = word;
     text = end == std::string_view::npos ? std::string_view{} : text.substr(end);
   }
-  if (n != 4 || parts[0].size() > 64) return std::nullopt;
+  if (n != 4 || parts[0].size() > 64 || parts[2].size() > 64) return std::nullopt;
+  // A link-local address may carry its zone ("fe80::1%eth0"): for the
+  // node's own address, that is the session's interface.
+  auto zone = [](std::string_view& address) {
+    size_t at = address.find('%');
+    std::string_view z = at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
+    address = address.substr(0, at);
+    return z;
+  };
+  zone(parts[0]);
+  std::string_view local_zone = zone(parts[2]);
   auto peer = hostAddress(parts[0]);
+  auto local = hostAddress(parts[2]);
   unsigned peer_port = 0, local_port = 0;
   if (!peer) return std::nullopt;
   if (std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), peer_port).ec != std::errc{} ||
       std::from_chars(parts[3].data(), parts[3].data() + parts[3].size(), local_port).ec != std::errc{} ||
       peer_port == 0 || peer_port > 65535 || local_port == 0 || local_port > 65535)
     return std::nullopt;
-  return GuardConnection{*peer, static_cast<uint16_t>(peer_port), static_cast<uint16_t>(local_port), true};
+  GuardConnection c{*peer, static_cast<uint16_t>(peer_port), static_cast<uint16_t>(local_port), true, {}, {}};
+  if (local) c.local = *local;  // else unknown: no interface is found for it
+  if (local && fw::isValidInterfacePattern(local_zone) && !local_zone.ends_with('*')) c.interface = local_zone;
+  return c;
+}
+
+void nameInterfaces(std::vector<GuardConnection>& connections) {
+  if (connections.empty()) return;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return;
+  for (const ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_name == nullptr) continue;
+    std::optional<fw::Cidr> addr;
+    if (a->ifa_addr->sa_family == AF_INET)
+      addr = hostOf(reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr), false);
+    else if (a->ifa_addr->sa_family == AF_INET6)
+      addr = hostOf(reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr), true);
+    if (!addr) continue;
+    for (GuardConnection& c : connections)
+      if (c.interface.empty() && c.local == *addr) c.interface = a->ifa_name;
+  }
+  ::freeifaddrs(list);
 }
 
 }  // namespace rampart::agent

@@ -35,6 +35,12 @@ struct GuardConnection {
   uint16_t peer_port = 0;
   uint16_t local_port = 0;
   bool typed_over = false;  // the CLI's own session ($SSH_CONNECTION)
+  fw::Cidr local;           // the node's address of it (/32 or /128)
+  // The interface holding `local` (nameInterfaces), taken as the one the
+  // session's packets come in on and its replies leave by. Empty when not
+  // known: a rule limited to interfaces is then taken to match it, before
+  // a change as after it.
+  std::string interface;
 };
 
 struct GuardInput {
@@ -57,6 +63,10 @@ std::vector<std::string> lockoutReasons(const GuardInput& in);
 std::vector<uint16_t> sshPorts(const fw::Policy& policy);
 // The same over the rules in force as pointers (FwService::effectiveRules).
 std::vector<uint16_t> sshPorts(std::span<const fw::Rule* const> rules);
+
+// Fills in each connection's `interface`: the one its local address is on
+// in this network namespace (getifaddrs), left empty when none has it.
+void nameInterfaces(std::vector<GuardConnection>& connections);
 
 // One line of /proc/net/tcp or tcp6, parsed.
 struct ProcTcpSocket {

@@ -88,7 +88,8 @@ std::vector<std::string> sourcesOf(const fw::Rule& r) {
 std::string describeRule(const fw::Rule& r) {
   auto src = sourcesOf(r);
   std::string from = src.empty() ? "any" : fmt::format("{}", fmt::join(src, ","));
-  return fmt::format("{} {} from {}", r.action == fw::Action::Allow ? "allow" : "deny", portsText(r), from);
+  std::string on = r.interfaces.empty() ? "" : fmt::format(" on {}", fmt::join(r.interfaces, ","));
+  return fmt::format("{} {} from {}{}", r.action == fw::Action::Allow ? "allow" : "deny", portsText(r), from, on);
 }
 
 // Same action, chain, ports and sources: the same rule whatever its name.
@@ -99,7 +100,8 @@ bool sameMatch(const fw::Rule& a, const fw::Rule& b) {
     return v;
   };
   return a.action == b.action && a.hook == b.hook && sorted(a.ports) == sorted(b.ports) &&
-         sorted(a.from) == sorted(b.from) && sorted(a.from_groups) == sorted(b.from_groups);
+         sorted(a.from) == sorted(b.from) && sorted(a.from_groups) == sorted(b.from_groups) &&
+         sorted(a.interfaces) == sorted(b.interfaces);
 }
 
 bool nameTaken(const std::vector<const fw::Rule*>& rules, std::string_view name) {
@@ -126,6 +128,7 @@ json ruleJson(const fw::Rule& r, size_t number) {
             {"chain", r.hook == fw::Hook::Input ? "input" : r.hook == fw::Hook::Forward ? "forward" : "output"},
             {"ports", std::move(ports)},
             {"sources", sourcesOf(r)},
+            {"interfaces", r.interfaces},
             {"origin", r.origin == fw::Origin::Cli ? "cli" : "config"},
             {"expires_ms", r.expires ? json(toMs(*r.expires)) : json(nullptr)},
             {"limit", r.limit ? json(r.limit->str()) : json(nullptr)}};
@@ -375,6 +378,7 @@ std::vector<std::string> FwService::guard(const fw::Policy& before_cfg, const Fw
     });
     if (!same) in.connections.push_back(c);
   }
+  nameInterfaces(in.connections);
   return lockoutReasons(in);
 }
 
@@ -462,6 +466,11 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
                                    names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")))};
     }
     rule.from_groups.push_back(src);
+  }
+  for (const auto& name : stringList(req, "interfaces", fw::kMaxRuleInterfaces)) {
+    if (!fw::isValidInterfacePattern(name))
+      throw UsageError{valueError("--interface", name, fw::kInterfaceNameRule)};
+    if (std::ranges::find(rule.interfaces, name) == rule.interfaces.end()) rule.interfaces.push_back(name);
   }
   if (auto limit = optString(req, "limit", 64)) {
     if (action != fw::Action::Allow) throw UsageError{"--limit: only an allow rule takes a limit"};

@@ -117,6 +117,7 @@ json ruleJson(const fw::Rule& r) {
             {"from_groups", r.from_groups},
             {"origin", r.origin == fw::Origin::Cli ? "cli" : "config"},
             {"loc", locJson(r.loc)}};
+  if (!r.interfaces.empty()) j["interfaces"] = r.interfaces;
   if (r.limit) j["limit"] = r.limit->str();
   if (r.expires) j["expires_ms"] = toMs(*r.expires);
   return j;
@@ -140,6 +141,15 @@ fw::Rule ruleFrom(const json& j) {
     if (!g.is_string() || !fw::isValidGroupName(g.get<std::string>()))
       throw ParseError{fmt::format("rule {}: invalid group name", r.name)};
     r.from_groups.push_back(g.get<std::string>());
+  }
+  // Absent from rules without interfaces, and from releases before them.
+  if (j.contains("interfaces")) {
+    for (const auto& name : arrayAt(j, "interfaces")) {
+      if (!name.is_string() || !fw::isValidInterfacePattern(name.get<std::string>()) ||
+          r.interfaces.size() >= fw::kMaxRuleInterfaces)
+        throw ParseError{fmt::format("rule {}: interfaces: not a list of interface names", r.name)};
+      r.interfaces.push_back(name.get<std::string>());
+    }
   }
   r.origin = j.value("origin", std::string("cli")) == "config" ? fw::Origin::Config : fw::Origin::Cli;
   if (j.contains("limit")) {

@@ -372,34 +372,40 @@ std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
 void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
   std::string_view chain = chainName(rule.hook);
   RuleKind kind = rule.origin == Origin::Cli ? RuleKind::Cli : RuleKind::Policy;
+  // One kernel rule per interface, source match and port match, the
+  // interface first: a cheap compare that settles most packets.
+  std::vector<Exprs> ifaces;
+  for (const std::string& name : rule.interfaces) ifaces.push_back(expr::ifnameIs(rule.hook != Hook::Output, name));
+  if (ifaces.empty()) ifaces.emplace_back();
+  std::vector<SourceMatch> matches;
   auto sources = sourceMatches(b, policy, rule);
   auto ports = portMatches(b, rule);
-  for (const SourceMatch& src : sources) {
-    for (const Exprs& port : ports) {
-      Exprs match = cat(src.exprs, port);  // copies: reused per port
-      if (rule.limit && rule.action == Action::Allow && src.family) {
-        std::string name = fmt::format("meter_{}_{}", rule.name, familySuffix(*src.family));
-        Set& s = b.set(name, *src.family == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
-                       static_cast<uint32_t>(addrLen(*src.family)), NFT_SET_EVAL | NFT_SET_TIMEOUT);
-        // An idle source is forgotten after a period (at least a minute).
-        auto period = std::max<int64_t>(rule.limit->period().count(), 60);
-        s.timeout_ms = static_cast<uint64_t>(period) * 1000;
-        s.size = 65535;
-        b.addRule(chain, {RuleKind::Meter, rule.name},
-                  cat(Exprs(match), expr::ctStateIn(expr::kCtNew), expr::meter(*src.family, name, *rule.limit),
-                       expr::counter(), expr::drop()),
-                  rule.loc);
-      }
-      Exprs verdict = rule.action == Action::Allow ? expr::accept() : expr::drop();
-      b.addRule(chain, {kind, rule.name}, cat(std::move(match), expr::counter(), std::move(verdict)), rule.loc);
+  for (const Exprs& iface : ifaces)
+    for (const SourceMatch& src : sources)
+      for (const Exprs& port : ports) matches.push_back(SourceMatch{src.family, cat(iface, src.exprs, port)});
+  for (SourceMatch& m : matches) {
+    if (rule.limit && rule.action == Action::Allow && m.family) {
+      std::string name = fmt::format("meter_{}_{}", rule.name, familySuffix(*m.family));
+      Set& s = b.set(name, *m.family == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
+                     static_cast<uint32_t>(addrLen(*m.family)), NFT_SET_EVAL | NFT_SET_TIMEOUT);
+      // An idle source is forgotten after a period (at least a minute).
+      auto period = std::max<int64_t>(rule.limit->period().count(), 60);
+      s.timeout_ms = static_cast<uint64_t>(period) * 1000;
+      s.size = 65535;
+      b.addRule(chain, {RuleKind::Meter, rule.name},
+                cat(Exprs(m.exprs), expr::ctStateIn(expr::kCtNew), expr::meter(*m.family, name, *rule.limit),
+                    expr::counter(), expr::drop()),
+                rule.loc);
     }
+    Exprs verdict = rule.action == Action::Allow ? expr::accept() : expr::drop();
+    b.addRule(chain, {kind, rule.name}, cat(std::move(m.exprs), expr::counter(), std::move(verdict)), rule.loc);
   }
 }
 
 // ---- rule tables ------------------------------------------------------------
 //
 // Consecutive rules of one simple shape (single ports, sources that are
-// single addresses or none, no limit, no group) with the same verdict and
+// single addresses or none, no limit, no group, no interface) with the same verdict and
 // origin are one kernel rule looking up (source .) protocol . port in a
 // hash set whose elements are those rules, each with its own counter and
 // its rule's tag as its comment. The kernel's work per commit and per
@@ -413,7 +419,7 @@ enum class RunShape : uint8_t { None, Sourced, Any };
 constexpr size_t kMaxRunElems = 64;  // elements one rule may bring to a run
 
 RunShape runShape(const Rule& r) {
-  if (r.limit || !r.from_groups.empty() || r.ports.empty()) return RunShape::None;
+  if (r.limit || !r.from_groups.empty() || r.ports.empty() || !r.interfaces.empty()) return RunShape::None;
   size_t per_source = 0;
   for (const PortSpec& p : r.ports) {
     if (p.range.first != p.range.last || p.ip_proto != 0) return RunShape::None;

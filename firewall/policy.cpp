@@ -33,6 +33,11 @@ bool isValidInterfacePattern(std::string_view name) {
   });
 }
 
+bool interfaceMatches(std::string_view pattern, std::string_view name) {
+  if (pattern.ends_with('*')) return name.starts_with(pattern.substr(0, pattern.size() - 1));
+  return pattern == name;
+}
+
 bool isValidGroupName(std::string_view name) {
   if (!isValidRuleName(name)) return false;
   const char c = name[0];

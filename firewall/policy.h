@@ -92,6 +92,10 @@ struct Rule {
   std::vector<Cidr> from;             // literal sources
   std::vector<std::string> from_groups;  // names of Policy::groups
   // Empty from and from_groups means any source.
+  // `interface:` (patterns as isValidInterfacePattern takes them): in the
+  // input and forward chains the interface the packet came in on, in
+  // output the one it leaves by. Empty: any interface.
+  std::vector<std::string> interfaces;
   std::optional<Rate> limit;   // per source address, new connections over it are dropped
   Origin origin = Origin::Config;
   // For temporary rules added with `fw allow --for`: when it removes itself.
@@ -115,9 +119,18 @@ struct Builtins {
 
 // docker0, br-* (Docker), virbr* (libvirt), cni* (CNI plugins), podman*.
 std::vector<std::string> defaultForwardInterfaces();
-// An interface name as `forward_interfaces` takes it: 1 to 15 characters,
-// none of them '/', ':', whitespace or '*' except one '*' at the end.
+// An interface name as `forward_interfaces` and a rule's `interface:` take
+// it: 1 to 15 characters, none of them '/', ':', whitespace or '*' except
+// one '*' at the end.
 bool isValidInterfacePattern(std::string_view name);
+// What isValidInterfacePattern asks, for error messages.
+inline constexpr std::string_view kInterfaceNameRule =
+    "not an interface name (1 to 15 characters, no '/', ':' or spaces; a '*' only at the end, matching a prefix)";
+// Whether interface `name` is one `pattern` names: the same name, or for
+// "br-*" any name starting with "br-" (as the kernel rule compares it).
+bool interfaceMatches(std::string_view pattern, std::string_view name);
+// The most interfaces one rule names (each is a kernel rule of its own).
+inline constexpr size_t kMaxRuleInterfaces = 8;
 
 struct Policy {
   ChainPolicy input_policy = ChainPolicy::Drop;

@@ -307,9 +307,7 @@ class PolicyParser {
     std::vector<std::string> names;
     for (const auto& item : v) {
       if (!item.IsScalar() || !isValidInterfacePattern(item.Scalar())) {
-        r_.error(item, fmt::format("{}: {} is not an interface name (1 to 15 characters, no '/', ':' or "
-                                   "spaces; a '*' only at the end, matching a prefix)",
-                                   what, describe(item)));
+        r_.error(item, fmt::format("{}: {} is {}", what, describe(item), kInterfaceNameRule));
         continue;
       }
       if (std::ranges::find(names, item.Scalar()) == names.end()) names.push_back(item.Scalar());
@@ -428,6 +426,7 @@ class PolicyParser {
               {"allow", "a port like 22/tcp, or a list of them"},
               {"deny", "a port like 22/tcp, a list of them, or any"},
               {"from", "an address, a network, a group name, or a list of them"},
+              {"interface", "an interface name like eth1, or a list of them"},
               {"limit", "a rate like 10/minute"},
               {"chain", "input, forward or output"}});
     Rule rule;
@@ -455,6 +454,7 @@ class PolicyParser {
       r_.error(node, fmt::format("{}: expected 'allow: PORTS' or 'deny: PORTS|any'", what));
     }
     if (const Field* x = f["from"]) sources(rule, x->value, what + ": from");
+    if (const Field* x = f["interface"]) interfaces(rule, x->value, what + ": interface");
     if (const Field* x = f["limit"]) limit(rule, *x, what, deny != nullptr && !allow);
     if (const Field* x = f["chain"]) chain(rule, x->value, what);
     if (r_.diags().items().size() != errors_before) return std::nullopt;
@@ -530,6 +530,24 @@ class PolicyParser {
         r_.error(item, fmt::format("{}: '{}' is neither an address, a network (CIDR) nor a "
                                    "group name",
                                    what, shown(s)));
+      }
+    }
+  }
+
+  void interfaces(Rule& rule, const YAML::Node& v, const std::string& what) {
+    const auto items = scalarItems(r_, v, what);
+    if (items.size() > kMaxRuleInterfaces) {
+      r_.error(v, fmt::format("{}: {} interfaces, more than the limit of {}", what, items.size(), kMaxRuleInterfaces));
+      return;
+    }
+    for (const auto& item : items) {
+      const std::string& s = item.Scalar();
+      if (!isValidInterfacePattern(s)) {
+        r_.error(item, fmt::format("{}: '{}' is {}", what, shown(s), kInterfaceNameRule));
+      } else if (std::ranges::find(rule.interfaces, s) != rule.interfaces.end()) {
+        r_.error(item, fmt::format("{}: {} is listed twice", what, s));
+      } else {
+        rule.interfaces.push_back(s);
       }
     }
   }

@@ -1125,6 +1125,65 @@ TEST_CASE("fw forward: traffic to a container bridge is left to its runtime's ta
   CHECK_FALSE(connects(tb.cli, "10.99.0.2", "172.31.0.2", app.port, 400ms));
 }
 
+TEST_CASE("fw interface: a rule limited to interfaces takes what comes in on them, whatever the address", "[netns]") {
+  Testbed tb;  // the client on veth-s; a second network on lan0
+  NetNs lan = *NetNs::create("rampart-lan");
+  REQUIRE(rampart::test::vethPair(tb.srv, "lan0", "10.98.0.1/24", "fd98::1/64", lan, "lan-c", "10.98.0.2/24",
+                                  "fd98::2/64"));
+  // The client reaches lan0's address too, through veth-s.
+  REQUIRE(tb.cli.run("ip route add 10.98.0.0/24 via 10.99.0.1 && ip -6 route add fd98::/64 via fd99::1").status == 0);
+  Listener app = listen(tb.srv);
+
+  Policy p;
+  Rule svc = allow("svc", {fmt::format("{}/tcp", app.port)});
+  svc.interfaces = {"lan0"};
+  p.rules.push_back(svc);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(connects(lan, "10.98.0.2", "10.98.0.1", app.port));
+  CHECK(connects(lan, "fd98::2", "fd98::1", app.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", app.port, 400ms));
+  CHECK_FALSE(connects(tb.cli, "fd99::2", "fd99::1", app.port, 400ms));
+  // lan0's address, but in on veth-s: the interface decides, not the address.
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.98.0.1", app.port, 400ms));
+  CHECK_FALSE(connects(tb.cli, "fd99::2", "fd98::1", app.port, 400ms));
+  const Ruleset live = tb.live();
+  const KernelRule* rule = nullptr;
+  for (const KernelRule& k : live.rules)
+    if (k.tag.name == "svc") rule = &k;
+  REQUIRE(rule != nullptr);
+  CHECK(rule->counter().packets == 2);  // the two SYNs from lan
+
+  // A prefix, then the other interface.
+  p.rules[0].interfaces = {"lan*"};
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connects(lan, "10.98.0.2", "10.98.0.1", app.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", app.port, 400ms));
+  p.rules[0].interfaces = {"veth-s"};
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connects(tb.cli, "10.99.0.2", "10.98.0.1", app.port));
+  CHECK(connects(tb.cli, "fd99::2", "fd99::1", app.port));
+  CHECK_FALSE(connects(lan, "10.98.0.2", "10.98.0.1", app.port, 400ms));
+
+  // In output, the interface a packet leaves by.
+  Listener on_cli = listen(tb.cli), on_lan = listen(lan);
+  Policy out;
+  out.input_policy = ChainPolicy::Accept;
+  Rule block = allow("no-out", {fmt::format("{}/tcp", on_cli.port), fmt::format("{}/tcp", on_lan.port)});
+  block.action = Action::Deny;
+  block.hook = Hook::Output;
+  block.interfaces = {"veth-s"};
+  out.rules.push_back(block);
+  r = tb.engine->apply(out, {});
+  REQUIRE(r);
+  CHECK_FALSE(connects(tb.srv, "10.99.0.1", "10.99.0.2", on_cli.port, 400ms));
+  CHECK_FALSE(connects(tb.srv, "fd99::1", "fd99::2", on_cli.port, 400ms));
+  CHECK(connects(tb.srv, "10.98.0.1", "10.98.0.2", on_lan.port));
+  CHECK(connects(tb.srv, "fd98::1", "fd98::2", on_lan.port));
+}
+
 namespace {
 
 // Whether an IP datagram of `protocol` (raw, a few payload bytes) from src

@@ -565,6 +565,42 @@ TEST_CASE("fw guard: a change that would drop an established connection to the s
   CHECK_FALSE(opens(node.peer, "10.77.0.2", 2222));
 }
 
+TEST_CASE("fw allow --interface: only what comes in on it; the guard knows which interface a session is on") {
+  REQUIRE(::geteuid() == 0);
+  Node node;
+  Fd l8080 = listenOn(node.ns, 8080);
+  node.ok({"allow", "8080/tcp", "--interface", "veth-n"});
+  CHECK(opens(node.peer, "10.77.0.2", 8080));
+  CHECK(node.rule("cli-8080-tcp")["interfaces"] == json::array({"veth-n"}));
+  auto text = node.fw({"status"});
+  CHECK_THAT(text.out, Catch::Contains("8080/tcp on veth-n"));
+  // On another interface it is another rule, not the same one again.
+  auto other = node.fw({"allow", "8080/tcp", "--interface", "eth7", "--interface", "vlan*"});
+  CHECK(other.exit_code == 0);
+  CHECK_THAT(other.out, Catch::Contains("added rule 'cli-8080-tcp-2': allow 8080/tcp from any on eth7,vlan*"));
+  node.ok({"delete", "cli-8080-tcp"});
+  CHECK_FALSE(opens(node.peer, "10.77.0.2", 8080));
+  auto bad = node.fw({"allow", "8080/tcp", "--interface", "a b"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--interface 'a b': not an interface name (1 to 15 characters"));
+
+  // An SSH session in on veth-n: a deny of its port on another interface
+  // cuts nothing; on veth-n, or on a prefix of it, it is refused.
+  Fd sshd = listenOn(node.ns, 2222);
+  Fd session = connectFrom(node.peer, "10.77.0.2", 2222);
+  REQUIRE(session.get() >= 0);
+  node.ok({"deny", "2222/tcp", "--interface", "eth7"});
+  auto cut = node.fw({"deny", "2222/tcp", "--interface", "veth-*"});
+  CHECK(cut.exit_code == 1);
+  CHECK_THAT(cut.err, Catch::Contains("next login from 10.77.0.2 would be refused"));
+  // The same for the session named by $SSH_CONNECTION, by its address.
+  auto own = node.fw({"deny", "2222/tcp", "--interface", "veth-n", "--from", "10.77.0.4"},
+                     {"SSH_CONNECTION=10.77.0.4 40000 10.77.0.1 2222"});
+  CHECK(own.exit_code == 1);
+  CHECK_THAT(own.err, Catch::Contains("your SSH session from 10.77.0.4:40000"));
+  CHECK(opens(node.peer, "10.77.0.2", 2222));
+}
+
 TEST_CASE("fw: two CLIs changing rules at once both land") {
   REQUIRE(::geteuid() == 0);
   Node node;

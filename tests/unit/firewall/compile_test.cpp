@@ -128,6 +128,45 @@ TEST_CASE("fw compile: a per-source limit is a meter before the accept", "[compi
   checkGolden("limit", render(rs));
 }
 
+TEST_CASE("fw compile: a rule limited to interfaces is a kernel rule per interface, the interface first", "[compile]") {
+  Policy p;
+  p.rules.push_back(allow("mysql", {"3306/tcp"}, {"10.0.1.0/24"}));
+  p.rules.back().interfaces = {"eth1"};
+  Rule ssh = allow("ssh", {"22/tcp"});
+  ssh.interfaces = {"eth0", "vlan*"};
+  ssh.limit = Rate{10, RateUnit::Minute};
+  p.rules.push_back(ssh);
+  Rule smtp = allow("smtp-out", {"25/tcp"});
+  smtp.action = Action::Deny;
+  smtp.hook = Hook::Output;
+  smtp.interfaces = {"wan0"};
+  p.rules.push_back(smtp);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  auto tagged = [&](RuleKind kind, std::string_view name) {
+    return std::ranges::count_if(rs.rules, [&](const KernelRule& r) { return r.tag == RuleTag{kind, std::string(name)}; });
+  };
+  CHECK(tagged(RuleKind::Policy, "mysql") == 1);
+  CHECK(tagged(RuleKind::Policy, "ssh") == 4);  // 2 interfaces x 2 families (the limit is per source)
+  CHECK(tagged(RuleKind::Meter, "ssh") == 4);
+  CHECK(tagged(RuleKind::Policy, "smtp-out") == 1);
+  // One meter per family, shared by the interfaces: the limit is per source.
+  CHECK(rs.findSet("meter_ssh_v4") != nullptr);
+  checkGolden("interfaces", render(rs));
+}
+
+TEST_CASE("fw compile: rules limited to interfaces never go into a rule table", "[compile]") {
+  Policy p;
+  for (int i = 0; i < 20; ++i) {
+    p.rules.push_back(allow(fmt::format("r{}", i), {fmt::format("{}/tcp", 1000 + i)}));
+    p.rules.back().interfaces = {"eth1"};
+  }
+  CHECK(ruleRuns(p).runs.empty());
+  p.rules[5].interfaces.clear();
+  CHECK(ruleRuns(p).runs.empty());  // 14 after it: fewer than a table takes
+  for (Rule& r : p.rules) r.interfaces.clear();
+  CHECK(ruleRuns(p).runs.size() == 1);
+}
+
 TEST_CASE("fw compile: deny any", "[compile]") {
   Policy p;
   p.input_policy = ChainPolicy::Accept;

@@ -159,6 +159,14 @@ TEST_CASE("fw incremental: inserts, deletes, renames and chain moves match compi
     now.rules[10].name = "renamed";
     CHECK(checkIncremental(base, {}, now, {}));
   }
+  SECTION("limit a rule to interfaces, then change them") {
+    Policy now = base;
+    now.rules[13].interfaces = {"eth1"};
+    CHECK(checkIncremental(base, {}, now, {}));
+    Policy later = now;
+    later.rules[13].interfaces = {"eth1", "vlan*"};
+    CHECK(checkIncremental(now, {}, later, {}));
+  }
   SECTION("move a rule to another chain") {
     Policy now = base;
     now.rules[12].hook = Hook::Forward;
@@ -218,7 +226,7 @@ TEST_CASE("fw incremental: random edits of policies with rule tables match compi
     int edits = 1 + static_cast<int>(rng() % 3);
     for (int e = 0; e < edits; ++e) {
       size_t i = rng() % now.rules.size();
-      switch (rng() % 5) {
+      switch (rng() % 6) {
         case 0: now.rules[i].ports = {port(fmt::format("{}/tcp", 30000 + rng() % 1000))}; break;
         case 1: now.rules.erase(now.rules.begin() + static_cast<std::ptrdiff_t>(i)); break;
         case 2:
@@ -226,6 +234,10 @@ TEST_CASE("fw incremental: random edits of policies with rule tables match compi
                            ruleOfKind(1000 + static_cast<size_t>(round * 10 + e), rng() % 3 == 0 ? rng() : 0));
           break;
         case 3: now.rules[i].from = {cidr(fmt::format("10.0.{}.{}", rng() % 250, rng() % 250 + 1))}; break;
+        case 4:  // limited to interfaces, or no longer: it leaves or joins a rule table
+          now.rules[i].interfaces = now.rules[i].interfaces.empty() ? std::vector<std::string>{"eth1", "vlan*"}
+                                                                    : std::vector<std::string>{};
+          break;
         default: now.rules[i].action = now.rules[i].action == Action::Allow ? Action::Deny : Action::Allow; break;
       }
     }

@@ -19,13 +19,13 @@ TEST_CASE("fw format: status is a numbered table with origin, expiry and counter
                     {"ports", {"443/tcp"}}, {"sources", json::array()}, {"origin", "cli"}, {"expires_ms", 60'000},
                     {"limit", nullptr}, {"in_kernel", true}, {"packets", 12}, {"bytes", 2048}},
                    {{"number", 2}, {"name", "ssh"}, {"action", "allow"}, {"chain", "input"}, {"ports", {"22/tcp"}},
-                    {"sources", {"10.0.0.0/8", "admins"}}, {"origin", "config"}, {"expires_ms", nullptr},
+                    {"sources", {"10.0.0.0/8", "admins"}}, {"interfaces", {"eth1", "vlan*"}}, {"origin", "config"}, {"expires_ms", nullptr},
                     {"limit", "10/minute"}, {"in_kernel", false}, {"packets", 0}, {"bytes", 0}}}},
                  {"bans", 3}};
   CHECK(renderFwStatus(status, 0) ==
-        "#  NAME         ACTION           PORTS    FROM               ORIGIN  EXPIRES  PACKETS  BYTES\n"
-        "1  cli-443-tcp  allow            443/tcp  any                cli     in 1m    12       2.0K\n"
-        "2  ssh          allow 10/minute  22/tcp   10.0.0.0/8,admins  config  -        -        -\n"
+        "#  NAME         ACTION           PORTS                 FROM               ORIGIN  EXPIRES  PACKETS  BYTES\n"
+        "1  cli-443-tcp  allow            443/tcp               any                cli     in 1m    12       2.0K\n"
+        "2  ssh          allow 10/minute  22/tcp on eth1,vlan*  10.0.0.0/8,admins  config  -        -        -\n"
         "bans: 3\n");
 }
 

@@ -35,7 +35,13 @@ fw::Policy sshOnly() {
   return p;
 }
 
-const GuardConnection kSession{cidr("10.0.0.5"), 50000, 22, true};
+// A connection to the node's 10.0.0.1 on `iface` ("": not known).
+GuardConnection conn(const char* peer, uint16_t peer_port, uint16_t local_port, bool typed_over,
+                     std::string iface = "") {
+  return GuardConnection{cidr(peer), peer_port, local_port, typed_over, cidr("10.0.0.1"), std::move(iface)};
+}
+
+const GuardConnection kSession = conn("10.0.0.5", 50000, 22, true);
 
 std::vector<std::string> check(const fw::Policy& before, const fw::Policy& after,
                                const std::vector<fw::Ban>& bans_after = {},
@@ -72,7 +78,7 @@ TEST_CASE("fw guard: without the policies (bans alone changed), a new ban over a
   GuardInput in;  // before/after null: the same rules, established accepted first
   in.bans_before = &none;
   in.bans_after = &bans;
-  in.connections = {kSession, GuardConnection{cidr("192.0.2.9"), 40000, 22, false}};
+  in.connections = {kSession, conn("192.0.2.9", 40000, 22, false)};
   in.now = std::chrono::system_clock::time_point(std::chrono::hours(500000));
   auto reasons = lockoutReasons(in);
   REQUIRE(reasons.size() == 1);
@@ -180,7 +186,7 @@ TEST_CASE("fw guard: with the established builtin off and output filtering, the 
   CHECK(check(sshOnly(), deny).empty());
   // A loopback session's replies leave by the loopback builtin.
   deny.builtins.established = false;
-  CHECK(check(sshOnly(), deny, {}, {GuardConnection{cidr("127.0.0.1"), 50000, 22, true}}).empty());
+  CHECK(check(sshOnly(), deny, {}, {conn("127.0.0.1", 50000, 22, true)}).empty());
 }
 
 TEST_CASE("fw guard: an input policy of accept keeps ssh open without rules") {
@@ -200,7 +206,7 @@ TEST_CASE("fw guard: a group source is resolved to its addresses") {
 }
 
 TEST_CASE("fw guard: every established connection to sshd is protected, not only the session") {
-  GuardConnection other{cidr("2001:db8::7"), 40000, 22, false};
+  GuardConnection other = conn("2001:db8::7", 40000, 22, false);
   auto reasons = check(sshOnly(), sshOnly(), {fw::Ban{cidr("2001:db8::/32"), std::nullopt}}, {kSession, other});
   REQUIRE(reasons.size() == 1);
   CHECK_THAT(reasons[0], Catch::Contains("the established SSH connection from [2001:db8::7]:40000"));
@@ -335,6 +341,8 @@ TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
   CHECK(c->peer_port == 50000);
   CHECK(c->local_port == 22);
   CHECK(c->typed_over);
+  CHECK(c->local.str() == "10.0.0.1");
+  CHECK(c->interface.empty());  // found later, by nameInterfaces
   auto m = parseSshConnection("::ffff:10.0.0.5 1 ::ffff:10.0.0.1 2222");
   REQUIRE(m.has_value());
   CHECK(m->peer.family == fw::Family::V4);
@@ -342,4 +350,49 @@ TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
   CHECK_FALSE(parseSshConnection("10.0.0.5 0 10.0.0.1 22").has_value());
   CHECK_FALSE(parseSshConnection("nope 1 10.0.0.1 22").has_value());
   CHECK_FALSE(parseSshConnection("10.0.0.5 70000 10.0.0.1 22").has_value());
+  // Link-local addresses with their zone: the node's names the interface.
+  auto z = parseSshConnection("fe80::5%eth1 50000 fe80::1%eth1 22");
+  REQUIRE(z.has_value());
+  CHECK(z->peer.str() == "fe80::5");
+  CHECK(z->local.str() == "fe80::1");
+  CHECK(z->interface == "eth1");
+  // A local address that does not parse leaves it unknown, the session kept.
+  auto u = parseSshConnection("10.0.0.5 50000 what 22");
+  REQUIRE(u.has_value());
+  CHECK(u->interface.empty());
+}
+
+TEST_CASE("fw guard: a rule limited to interfaces counts for a connection on one of them") {
+  fw::Policy on_eth0 = sshOnly();
+  on_eth0.rules[0].interfaces = {"eth0"};
+  fw::Policy on_vlans = sshOnly();
+  on_vlans.rules[0].interfaces = {"eth1", "vlan*"};
+  const GuardConnection eth0 = conn("10.0.0.5", 50000, 22, true, "eth0");
+  const GuardConnection vlan = conn("10.0.0.5", 50000, 22, true, "vlan42");
+  // The session on eth0: moving ssh to other interfaces refuses its next login.
+  CHECK(check(sshOnly(), on_eth0, {}, {eth0}).empty());
+  auto moved = check(on_eth0, on_vlans, {}, {eth0});
+  REQUIRE(moved.size() == 1);
+  CHECK_THAT(moved[0], Catch::Contains("next login from 10.0.0.5 would be refused: it comes in on eth0, rule 'ssh' "
+                                       "allows it only on eth1, vlan*, and the input policy is drop"));
+  // On a vlan the prefix takes it; off it, moving to eth0 refuses it.
+  CHECK(check(sshOnly(), on_vlans, {}, {vlan}).empty());
+  CHECK_FALSE(check(on_vlans, on_eth0, {}, {vlan}).empty());
+  // Not known: the rule is taken to match, before as after, so an unrelated
+  // change is safe and taking the rule away is not.
+  const GuardConnection unknown = conn("10.0.0.5", 50000, 22, true);
+  fw::Policy more = on_vlans;
+  more.rules.push_back(rule("web", fw::Action::Allow, "443/tcp"));
+  CHECK(check(on_vlans, more, {}, {unknown}).empty());
+  CHECK_FALSE(check(on_vlans, fw::Policy{}, {}, {unknown}).empty());
+  // With established off, a deny on another interface does not cut it, one
+  // on its own does.
+  fw::Policy deny_vlan = sshOnly();
+  deny_vlan.builtins.established = false;
+  deny_vlan.rules.insert(deny_vlan.rules.begin(), rule("no-ssh", fw::Action::Deny, "22/tcp"));
+  deny_vlan.rules[0].interfaces = {"vlan*"};
+  CHECK(check(sshOnly(), deny_vlan, {}, {eth0}).empty());
+  auto cut = check(sshOnly(), deny_vlan, {}, {vlan});
+  REQUIRE(cut.size() == 1);
+  CHECK_THAT(cut[0], Catch::Contains("would be cut: the established builtin is off and rule 'no-ssh' denies it"));
 }

@@ -29,6 +29,7 @@ FwState sample() {
   r.ports = {*fw::PortSpec::parse("443/tcp"), *fw::PortSpec::parse("8000-8100/udp"), *fw::PortSpec::parse("53")};
   r.from = {cidr("10.0.1.0/24"), cidr("2001:db8::1")};
   r.from_groups = {"app_servers"};
+  r.interfaces = {"eth1", "vlan*"};
   r.limit = *Rate::parse("10/minute");
   r.expires = at(1'900'000'000'123);
   r.loc = SourceLoc{"<cli>", 0, 0};

@@ -157,6 +157,31 @@ TEST_CASE("policy parse: a rule can name protocols without ports (vrrp, esp, ...
   CHECK_FALSE(PortSpec::parse("tcp"));  // a protocol with ports is written with them
 }
 
+TEST_CASE("policy parse: a rule's interface: one name or a list, prefixes, every bad name named") {
+  auto p = parseText("firewall:\n  rules:\n    - {name: mysql, allow: 3306/tcp, from: 10.0.1.0/24, interface: eth1}\n"
+                     "    - {name: nfs, allow: 2049, interface: [eth1, \"vlan*\"]}\n"
+                     "    - {name: out, deny: 25/tcp, chain: output, interface: wan0}\n");
+  REQUIRE(p.errors() == "");
+  REQUIRE(p.policy.rules.size() == 3);
+  CHECK(p.policy.rules[0].interfaces == std::vector<std::string>{"eth1"});
+  CHECK(p.policy.rules[1].interfaces == std::vector<std::string>{"eth1", "vlan*"});
+  CHECK(p.policy.rules[2].interfaces == std::vector<std::string>{"wan0"});
+  auto bad = parseText("firewall:\n  rules:\n    - {name: a, allow: 22/tcp, interface: [eth1, eth1, \"e th\", \"*\", "
+                       "a-name-of-16-char]}\n    - {name: b, allow: 22/tcp, interface: []}\n"
+                       "    - {name: c, allow: 22/tcp, interface: [a, b, c, d, e, f, g, h, i]}\n");
+  CHECK(bad.errors() ==
+        "t.yaml:3:50: rule 'a': interface: eth1 is listed twice\n"
+        "t.yaml:3:56: rule 'a': interface: 'e th' is not an interface name (1 to 15 characters, no '/', ':' or "
+        "spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:3:64: rule 'a': interface: '*' is not an interface name (1 to 15 characters, no '/', ':' or "
+        "spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:3:69: rule 'a': interface: 'a-name-of-16-char' is not an interface name (1 to 15 characters, no "
+        "'/', ':' or spaces; a '*' only at the end, matching a prefix)\n"
+        "t.yaml:4:43: rule 'b': interface: the list is empty\n"
+        "t.yaml:5:43: rule 'c': interface: 9 interfaces, more than the limit of 8\n");
+  CHECK(bad.policy.rules.empty());
+}
+
 TEST_CASE("policy parse: log_dropped takes any rate, and true keeps the default rate") {
   CHECK(parseText("firewall: {log_dropped: 1/minute}\n").policy.log_dropped ==
         Rate{1, RateUnit::Minute});
@@ -285,7 +310,7 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:5:14: rule 'x': chain: expected input, forward or output, found 'prerouting'\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      port: 23\n",
        "t.yaml:5:7: firewall.rules[1]: unknown key 'port' (expected one of: name, allow, deny, "
-       "from, limit, chain)\n"},
+       "from, interface, limit, chain)\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      from: 10.0.0.1 \n",
        ""},  // YAML itself trims the trailing space of a plain scalar
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      from: \"10.0.0.1 \"\n",
@@ -459,7 +484,7 @@ TEST_CASE("policy parse: a file with many different mistakes reports all of them
         "/etc/rampart/rampart.yaml:21:14: firewall.rules[4]: chain: expected input, forward or "
         "output, found 'sideways'\n"
         "/etc/rampart/rampart.yaml:22:7: firewall.rules[4]: unknown key 'colour' (expected one "
-        "of: name, allow, deny, from, limit, chain)\n");
+        "of: name, allow, deny, from, interface, limit, chain)\n");
   CHECK(p.diags.items().size() == 14);
   CHECK(p.policy.rules.empty());
   CHECK(p.policy.groups.size() == 1);  // `ok` was valid
