@@ -121,9 +121,12 @@ struct RuleArgs {
 
 void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
   const bool allow = action == fw::Action::Allow;
+  const std::string verb_name(fw::actionName(action));
   auto a = std::make_shared<RuleArgs>();
-  auto* cmd = fw.add_subcommand(allow ? "allow" : "deny",
-                                allow ? "allow new connections to a port" : "drop traffic to a port (or any)");
+  auto* cmd = fw.add_subcommand(verb_name, allow                          ? "allow new connections to a port"
+                                      : action == fw::Action::Deny ? "drop traffic to a port (or any)"
+                                                                   : "refuse traffic to a port (or any): a TCP reset, "
+                                                                     "ICMP port unreachable for the rest");
   cmd->add_option("PORT", a->port,
                   allow ? "PORT[/tcp|udp], or a protocol without ports (vrrp, esp, ah, gre, ospf, igmp, sctp)"
                         : "PORT[/tcp|udp], a protocol without ports (vrrp, esp, ...), or any")
@@ -139,7 +142,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
   if (allow) limit_opt = cmd->add_option("--limit", a->limit, "new connections per source address (10/minute)");
   cmd->add_flag("--force", a->force, "even if it would cut an SSH session");
   cmd->add_flag("--json", a->json, "machine-readable output");
-  cmd->callback(verb(ctx, allow ? "allow" : "deny", [&ctx, a, allow, name_opt, for_opt, limit_opt] {
+  cmd->callback(verb(ctx, verb_name, [&ctx, a, allow, verb_name, name_opt, for_opt, limit_opt] {
     json p = json::object();
     checkLength("PORT", a->port);
     if (allow || a->port != "any") {
@@ -173,7 +176,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
       p["limit"] = a->limit;
     }
     p["force"] = a->force;
-    auto r = ask(ctx, allow ? "allow" : "deny", std::move(p));
+    auto r = ask(ctx, verb_name, std::move(p));
     if (!r) return;
     if (a->json) {
       std::printf("%s\n", r->dump(2).c_str());
@@ -383,6 +386,7 @@ void addFwCommands(CLI::App& app, CliContext& ctx) {
 
   addRuleVerb(*fw, ctx, fw::Action::Allow);
   addRuleVerb(*fw, ctx, fw::Action::Deny);
+  addRuleVerb(*fw, ctx, fw::Action::Reject);
 
   struct DeleteArgs {
     std::string target;

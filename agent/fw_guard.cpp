@@ -26,6 +26,9 @@
 namespace rampart::agent {
 namespace {
 
+// What a rule that is not an allow does to a packet, as a verb.
+std::string_view stops(fw::Action a) { return a == fw::Action::Reject ? "rejects" : "denies"; }
+
 bool isLoopback(const fw::Cidr& c) {
   if (c.family == fw::Family::V4) return c.addr[0] == 127;
   static constexpr std::array<uint8_t, 16> one{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -89,7 +92,8 @@ std::optional<std::string> repliesHeldBack(const fw::Policy& p, const GuardConne
         !interfaceMatches(r, c))
       continue;
     bool sourced = !r.from.empty() || !r.from_groups.empty();
-    if (r.action == fw::Action::Deny) return fmt::format("output rule '{}' denies its replies", r.name);
+    if (r.action != fw::Action::Allow)
+      return fmt::format("output rule '{}' {} its replies", r.name, stops(r.action));
     if (!sourced) return std::nullopt;
   }
   if (p.output_policy == fw::ChainPolicy::Accept) return std::nullopt;
@@ -118,7 +122,7 @@ std::string describe(const GuardConnection& c) {
 
 std::string why(const fw::Policy& p, const GuardConnection& c, std::chrono::system_clock::time_point now) {
   const fw::Rule* r = decidingRule(p, c, now);
-  if (r != nullptr) return fmt::format("rule '{}' denies it", r->name);
+  if (r != nullptr) return fmt::format("rule '{}' {} it", r->name, stops(r->action));
   for (const auto& o : p.rules) {
     if (o.hook != fw::Hook::Input || o.action != fw::Action::Allow || (o.expires && *o.expires <= now)) continue;
     if (portMatches(o, c.local_port) && sourceMatches(p, o, c.peer))

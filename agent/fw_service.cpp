@@ -89,7 +89,7 @@ std::string describeRule(const fw::Rule& r) {
   auto src = sourcesOf(r);
   std::string from = src.empty() ? "any" : fmt::format("{}", fmt::join(src, ","));
   std::string on = r.interfaces.empty() ? "" : fmt::format(" on {}", fmt::join(r.interfaces, ","));
-  return fmt::format("{} {} from {}{}", r.action == fw::Action::Allow ? "allow" : "deny", portsText(r), from, on);
+  return fmt::format("{} {} from {}{}", fw::actionName(r.action), portsText(r), from, on);
 }
 
 // Same action, chain, ports and sources: the same rule whatever its name.
@@ -110,7 +110,7 @@ bool nameTaken(const std::vector<const fw::Rule*>& rules, std::string_view name)
 
 // "cli-443-tcp", "cli-deny-22-tcp", "cli-deny-any", then "-2", "-3"...
 std::string generatedName(const fw::Rule& r, const std::vector<const fw::Rule*>& effective) {
-  std::string base = r.action == fw::Action::Deny ? "cli-deny-" : "cli-";
+  std::string base = r.action == fw::Action::Allow ? "cli-" : fmt::format("cli-{}-", fw::actionName(r.action));
   if (r.ports.empty()) base += "any";
   else
     for (char c : r.ports.front().str()) base += (c == '/' ? '-' : c);
@@ -124,7 +124,7 @@ json ruleJson(const fw::Rule& r, size_t number) {
   for (const auto& p : r.ports) ports.push_back(p.str());
   json j = {{"number", number},
             {"name", r.name},
-            {"action", r.action == fw::Action::Allow ? "allow" : "deny"},
+            {"action", fw::actionName(r.action)},
             {"chain", r.hook == fw::Hook::Input ? "input" : r.hook == fw::Hook::Forward ? "forward" : "output"},
             {"ports", std::move(ports)},
             {"sources", sourcesOf(r)},
@@ -833,6 +833,13 @@ void FwService::registerHandlers(ControlServer& server) {
   server.on("fw.deny", [this](const Request& req, const Peer&) {
     try {
       return addRule(req, fw::Action::Deny);
+    } catch (const UsageError& e) {
+      return Answer::failure("usage", e.what);
+    }
+  });
+  server.on("fw.reject", [this](const Request& req, const Peer&) {
+    try {
+      return addRule(req, fw::Action::Reject);
     } catch (const UsageError& e) {
       return Answer::failure("usage", e.what);
     }

@@ -59,7 +59,7 @@ const json& arrayAt(const json& j, const char* key) {
   return *it;
 }
 
-std::string_view actionStr(fw::Action a) { return a == fw::Action::Allow ? "allow" : "deny"; }
+std::string_view actionStr(fw::Action a) { return fw::actionName(a); }
 std::string_view hookStr(fw::Hook h) {
   switch (h) {
     case fw::Hook::Forward: return "forward";
@@ -77,6 +77,7 @@ fw::Hook hookFrom(const std::string& s) {
 fw::Action actionFrom(const std::string& s) {
   if (s == "allow") return fw::Action::Allow;
   if (s == "deny") return fw::Action::Deny;
+  if (s == "reject") return fw::Action::Reject;
   throw ParseError{fmt::format("unknown action \"{}\"", s)};
 }
 

@@ -322,9 +322,18 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
 
 // One way of matching the destination port, per protocol; a protocol
 // without ports (vrrp, esp) is one of its own.
-std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
-  if (rule.ports.empty()) return {Exprs{}};
-  std::vector<Exprs> out;
+struct PortMatch {
+  Exprs exprs;
+  bool tcp = false;  // only TCP packets match (a reject answers with a reset)
+};
+std::vector<PortMatch> portMatches(Builder& b, const Rule& rule) {
+  if (rule.ports.empty()) {
+    // Every port and protocol; a reject resets TCP and answers the rest
+    // with ICMP port unreachable, so TCP goes first in a rule of its own.
+    if (rule.action == Action::Reject) return {{expr::l4protoIs(expr::kTcp), true}, {Exprs{}, false}};
+    return {{Exprs{}, false}};
+  }
+  std::vector<PortMatch> out;
   for (Proto p : {Proto::Tcp, Proto::Udp}) {
     std::vector<PortRange> ranges;
     for (const PortSpec& spec : rule.ports)
@@ -362,10 +371,10 @@ std::vector<Exprs> portMatches(Builder& b, const Rule& rule) {
       }
       append(m, expr::dportIn(name));
     }
-    out.push_back(std::move(m));
+    out.push_back({std::move(m), p == Proto::Tcp});
   }
   for (const PortSpec& spec : rule.ports)
-    if (spec.ip_proto != 0) out.push_back(expr::l4protoIs(spec.ip_proto));
+    if (spec.ip_proto != 0) out.push_back({expr::l4protoIs(spec.ip_proto), false});
   return out;
 }
 
@@ -377,13 +386,19 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
   std::vector<Exprs> ifaces;
   for (const std::string& name : rule.interfaces) ifaces.push_back(expr::ifnameIs(rule.hook != Hook::Output, name));
   if (ifaces.empty()) ifaces.emplace_back();
-  std::vector<SourceMatch> matches;
+  struct Match {
+    std::optional<Family> family;
+    Exprs exprs;
+    bool tcp = false;
+  };
+  std::vector<Match> matches;
   auto sources = sourceMatches(b, policy, rule);
   auto ports = portMatches(b, rule);
   for (const Exprs& iface : ifaces)
     for (const SourceMatch& src : sources)
-      for (const Exprs& port : ports) matches.push_back(SourceMatch{src.family, cat(iface, src.exprs, port)});
-  for (SourceMatch& m : matches) {
+      for (const PortMatch& port : ports)
+        matches.push_back(Match{src.family, cat(iface, src.exprs, port.exprs), port.tcp});
+  for (Match& m : matches) {
     if (rule.limit && rule.action == Action::Allow && m.family) {
       std::string name = fmt::format("meter_{}_{}", rule.name, familySuffix(*m.family));
       Set& s = b.set(name, *m.family == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr,
@@ -397,7 +412,9 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
                     expr::counter(), expr::drop()),
                 rule.loc);
     }
-    Exprs verdict = rule.action == Action::Allow ? expr::accept() : expr::drop();
+    Exprs verdict = rule.action == Action::Allow  ? expr::accept()
+                    : rule.action == Action::Deny ? expr::drop()
+                                                  : expr::reject(m.tcp);
     b.addRule(chain, {kind, rule.name}, cat(std::move(m.exprs), expr::counter(), std::move(verdict)), rule.loc);
   }
 }
@@ -405,7 +422,8 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
 // ---- rule tables ------------------------------------------------------------
 //
 // Consecutive rules of one simple shape (single ports, sources that are
-// single addresses or none, no limit, no group, no interface) with the same verdict and
+// single addresses or none, no limit, no group, no interface; allow or
+// deny) with the same verdict and
 // origin are one kernel rule looking up (source .) protocol . port in a
 // hash set whose elements are those rules, each with its own counter and
 // its rule's tag as its comment. The kernel's work per commit and per
@@ -419,7 +437,8 @@ enum class RunShape : uint8_t { None, Sourced, Any };
 constexpr size_t kMaxRunElems = 64;  // elements one rule may bring to a run
 
 RunShape runShape(const Rule& r) {
-  if (r.limit || !r.from_groups.empty() || r.ports.empty() || !r.interfaces.empty()) return RunShape::None;
+  if (r.limit || !r.from_groups.empty() || r.ports.empty() || !r.interfaces.empty() || r.action == Action::Reject)
+    return RunShape::None;
   size_t per_source = 0;
   for (const PortSpec& p : r.ports) {
     if (p.range.first != p.range.last || p.ip_proto != 0) return RunShape::None;

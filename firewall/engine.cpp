@@ -92,6 +92,7 @@ namespace {
 
 Action actionOf(const KernelRule& r) {
   for (const Expr& e : r.exprs) {
+    if (e.name == "reject") return Action::Reject;
     if (e.name != "immediate") continue;
     const ExprAttr* v = e.find(NFTNL_EXPR_IMM_VERDICT);
     if (v == nullptr || v->data.size() != 4) continue;

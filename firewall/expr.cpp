@@ -211,6 +211,15 @@ Exprs accept() { return {verdict(NF_ACCEPT)}; }
 // drop
 Exprs drop() { return {verdict(NF_DROP)}; }
 
+// reject with tcp reset / reject with icmpx port-unreachable. The kernel
+// dumps the code only for the ICMP types: set it only there, so a dump
+// compares equal.
+Exprs reject(bool tcp_reset) {
+  if (tcp_reset) return {make("reject", {u32(NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST)})};
+  return {make("reject", {u32(NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH),
+                          data(NFTNL_EXPR_REJECT_CODE, Bytes{NFT_REJECT_ICMPX_PORT_UNREACH})})};
+}
+
 // update @set { ip saddr limit rate over 10/minute }
 Exprs meter(Family f, std::string_view set, Rate r) {
   Exprs out = saddrLoad(f);

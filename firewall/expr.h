@@ -56,6 +56,9 @@ Exprs limitRate(Rate r, bool over);            // limit rate [over] 5/second
 Exprs log(std::string_view prefix);            // log prefix "..."
 Exprs accept();                                // accept
 Exprs drop();                                  // drop
+// reject with tcp reset (a TCP packet), else reject with icmpx
+// port-unreachable (ICMP or ICMPv6 port unreachable, by the packet's family)
+Exprs reject(bool tcp_reset);
 // add @set { ip saddr limit rate over 10/minute }  (per source address)
 Exprs meter(Family f, std::string_view set, Rate r);
 

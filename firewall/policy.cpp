@@ -38,6 +38,18 @@ bool interfaceMatches(std::string_view pattern, std::string_view name) {
   return pattern == name;
 }
 
+std::string_view actionName(Action a) {
+  switch (a) {
+    case Action::Allow:
+      return "allow";
+    case Action::Deny:
+      return "deny";
+    case Action::Reject:
+      return "reject";
+  }
+  return "allow";
+}
+
 bool isValidGroupName(std::string_view name) {
   if (!isValidRuleName(name)) return false;
   const char c = name[0];

@@ -66,7 +66,11 @@ struct PortSpec {
   auto operator<=>(const PortSpec&) const = default;
 };
 
-enum class Action : uint8_t { Allow, Deny };
+// Deny drops in silence; Reject answers, as a closed port does: a TCP
+// reset, ICMP (v6) port unreachable for anything else.
+enum class Action : uint8_t { Allow, Deny, Reject };
+// "allow", "deny", "reject".
+std::string_view actionName(Action a);
 enum class Hook : uint8_t { Input, Forward, Output };
 enum class ChainPolicy : uint8_t { Accept, Drop };
 

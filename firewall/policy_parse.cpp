@@ -425,6 +425,7 @@ class PolicyParser {
              {{"name", "a rule name"},
               {"allow", "a port like 22/tcp, or a list of them"},
               {"deny", "a port like 22/tcp, a list of them, or any"},
+              {"reject", "a port like 22/tcp, a list of them, or any"},
               {"from", "an address, a network, a group name, or a list of them"},
               {"interface", "an interface name like eth1, or a list of them"},
               {"limit", "a rate like 10/minute"},
@@ -439,23 +440,27 @@ class PolicyParser {
                                  "labels the rule's counters)",
                                  what));
     }
-    const Field* allow = f.get("allow");
-    const Field* deny = f.get("deny");
-    if (allow && deny) {
-      const Field* second = lineOf(allow->key) > lineOf(deny->key) ? allow : deny;
-      r_.error(second->key, fmt::format("{}: a rule has either allow or deny, not both", what));
-    } else if (allow) {
-      rule.action = Action::Allow;
-      if (allow->value.IsDefined()) ports(rule, allow->value, what + ": allow");
-    } else if (deny) {
-      rule.action = Action::Deny;
-      if (deny->value.IsDefined()) ports(rule, deny->value, what + ": deny");
-    } else {
-      r_.error(node, fmt::format("{}: expected 'allow: PORTS' or 'deny: PORTS|any'", what));
+    // Exactly one of allow, deny and reject: a second is reported where it is.
+    const Field* verdict = nullptr;
+    for (Action action : {Action::Allow, Action::Deny, Action::Reject}) {
+      const Field* x = f.get(std::string(actionName(action)));
+      if (x == nullptr) continue;
+      if (verdict != nullptr) {
+        const Field* second = lineOf(x->key) > lineOf(verdict->key) ? x : verdict;
+        r_.error(second->key, fmt::format("{}: a rule has one of allow, deny or reject, not two", what));
+        continue;
+      }
+      verdict = x;
+      rule.action = action;
+    }
+    if (verdict == nullptr) {
+      r_.error(node, fmt::format("{}: expected 'allow: PORTS', 'deny: PORTS|any' or 'reject: PORTS|any'", what));
+    } else if (verdict->value.IsDefined()) {
+      ports(rule, verdict->value, fmt::format("{}: {}", what, actionName(rule.action)));
     }
     if (const Field* x = f["from"]) sources(rule, x->value, what + ": from");
     if (const Field* x = f["interface"]) interfaces(rule, x->value, what + ": interface");
-    if (const Field* x = f["limit"]) limit(rule, *x, what, deny != nullptr && !allow);
+    if (const Field* x = f["limit"]) limit(rule, *x, what);
     if (const Field* x = f["chain"]) chain(rule, x->value, what);
     if (r_.diags().items().size() != errors_before) return std::nullopt;
     return rule;
@@ -479,7 +484,7 @@ class PolicyParser {
   }
 
   void ports(Rule& rule, const YAML::Node& v, const std::string& what) {
-    const bool deny = rule.action == Action::Deny;
+    const bool deny = rule.action != Action::Allow;
     const auto items = scalarItems(r_, v, what);
     bool any = false;
     std::map<std::string, int> seen;
@@ -487,7 +492,7 @@ class PolicyParser {
       const std::string& s = item.Scalar();
       if (s == "any") {
         if (!deny) {
-          r_.error(item, fmt::format("{}: 'any' is only for deny; an allow rule names the ports "
+          r_.error(item, fmt::format("{}: 'any' is only for deny and reject; an allow rule names the ports "
                                      "it opens (like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)",
                                      what));
         } else if (items.size() > 1) {
@@ -579,11 +584,12 @@ class PolicyParser {
     rule.from_groups.push_back(name);
   }
 
-  void limit(Rule& rule, const Field& f, std::string_view what, bool deny) {
-    if (deny) {
-      r_.error(f.key, fmt::format("{}: limit is only for allow rules (a deny rule drops every "
+  void limit(Rule& rule, const Field& f, std::string_view what) {
+    if (rule.action != Action::Allow) {
+      r_.error(f.key, fmt::format("{}: limit is only for allow rules (a {} rule {} every "
                                   "packet it matches)",
-                                  what));
+                                  what, actionName(rule.action),
+                                  rule.action == Action::Deny ? "drops" : "refuses"));
       return;
     }
     auto s = r_.string(f.value, fmt::format("{}: limit", what));

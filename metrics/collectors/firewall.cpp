@@ -8,8 +8,6 @@
 namespace rampart::metrics {
 namespace {
 
-const char* actionName(fw::Action action) { return action == fw::Action::Allow ? "allow" : "deny"; }
-
 constexpr const char* kChains[] = {"input", "forward", "output"};
 
 }  // namespace
@@ -24,9 +22,9 @@ Result<void> FirewallCollector::collect(Families& out) const {
 
   // One series per policy rule; should the dump hold a name twice (a rule
   // spread over several kernel rules), its counters add up.
-  std::map<std::pair<std::string, const char*>, fw::LiveCounters> rules;
+  std::map<std::pair<std::string, std::string_view>, fw::LiveCounters> rules;
   for (const fw::LiveRule& rule : state->rules) {
-    auto& sum = rules[{rule.name, actionName(rule.action)}];
+    auto& sum = rules[{rule.name, fw::actionName(rule.action)}];
     sum.packets += rule.packets;
     sum.bytes += rule.bytes;
   }
@@ -37,7 +35,7 @@ Result<void> FirewallCollector::collect(Families& out) const {
                           "Bytes matched by each policy rule, from the kernel's counters.",
                           MetricType::Counter);
   for (const auto& [key, counters] : rules) {
-    std::vector<Label> labels = {{"rule", sanitizeLabelValue(key.first)}, {"action", key.second}};
+    std::vector<Label> labels = {{"rule", sanitizeLabelValue(key.first)}, {"action", std::string(key.second)}};
     addSample(packets, static_cast<double>(counters.packets), labels);
     addSample(bytes, static_cast<double>(counters.bytes), std::move(labels));
   }

@@ -369,7 +369,7 @@ def fleet():
                   f"  or rate(rampart_firewall_rule_packets_total{{{FLEET}, {DROPPING}}}[$__rate_interval])\n)"),
           "{{instance}}")],
         unit="pps",
-        description="Packets dropped per second: by the default policy and by deny rules."), w=8)
+        description="Packets dropped per second: by the default policy and by deny and reject rules."), w=8)
     lay.add(bargauge(
         "Days until certificate expiry",
         of_role(f"min by (job, instance) (rampart_tls_certificate_not_after_seconds{{{FLEET}}} - time()) / 86400"),

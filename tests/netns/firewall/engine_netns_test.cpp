@@ -94,9 +94,11 @@ Listener listen(const NetNs& ns) {
   return l;
 }
 
-// Whether a TCP handshake from `src` to dst:port in `ns` completes in time.
-bool connects(const NetNs& ns, const std::string& src, const std::string& dst, uint16_t port,
-              std::chrono::milliseconds timeout = 700ms) {
+// How a TCP handshake from `src` to dst:port in `ns` ends: 0 when it
+// completes in time, ETIMEDOUT when nothing answers, else its error
+// (ECONNREFUSED: a reset came back).
+int connectResult(const NetNs& ns, const std::string& src, const std::string& dst, uint16_t port,
+                  std::chrono::milliseconds timeout = 700ms) {
   auto in = ns.enter();
   REQUIRE(in.ok());
   bool v6 = dst.find(':') != std::string::npos;
@@ -106,14 +108,20 @@ bool connects(const NetNs& ns, const std::string& src, const std::string& dst, u
   REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&from), len) == 0);
   auto to = address(dst, port, len);
   int r = connect(s.get(), reinterpret_cast<sockaddr*>(&to), len);
-  if (r == 0) return true;
-  if (errno != EINPROGRESS) return false;
+  if (r == 0) return 0;
+  if (errno != EINPROGRESS) return errno;
   pollfd p{s.get(), POLLOUT, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return ETIMEDOUT;
   int err = 0;
   socklen_t elen = sizeof err;
   getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
-  return err == 0;
+  return err;
+}
+
+// Whether a TCP handshake from `src` to dst:port in `ns` completes in time.
+bool connects(const NetNs& ns, const std::string& src, const std::string& dst, uint16_t port,
+              std::chrono::milliseconds timeout = 700ms) {
+  return connectResult(ns, src, dst, port, timeout) == 0;
 }
 
 // Two namespaces joined by a veth pair, the engine opened inside "srv".
@@ -1061,6 +1069,25 @@ bool udpArrives(const Testbed& tb, const std::string& src, uint16_t sport, const
 
 }  // namespace
 
+// What a datagram from `src` to dst:port on a connected UDP socket in the
+// client namespace hears back within 400 ms: ECONNREFUSED for an ICMP port
+// unreachable, ETIMEDOUT for nothing.
+int udpAnswer(const Testbed& tb, const std::string& src, const std::string& dst, uint16_t port) {
+  auto in = tb.cli.enter();
+  REQUIRE(in.ok());
+  socklen_t len = 0;
+  auto from = address(src, 0, len);
+  Fd s(socket(from.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  REQUIRE(bind(s.get(), reinterpret_cast<sockaddr*>(&from), len) == 0);
+  auto to = address(dst, port, len);
+  REQUIRE(connect(s.get(), reinterpret_cast<sockaddr*>(&to), len) == 0);
+  REQUIRE(send(s.get(), "x", 1, 0) == 1);
+  pollfd p{s.get(), POLLIN, 0};
+  if (poll(&p, 1, 400) != 1) return ETIMEDOUT;
+  char buf[8];
+  return recv(s.get(), buf, sizeof buf, 0) < 0 ? errno : 0;
+}
+
 TEST_CASE("fw dhcp: a DHCP client's replies are let in (67 -> 68, DHCPv6 547 -> 546 from link-local), not more", "[netns]") {
   Testbed tb;
   REQUIRE(tb.srv.run("ip -6 addr add fe80::99:1/64 dev veth-s nodad").status == 0);
@@ -1083,6 +1110,52 @@ TEST_CASE("fw dhcp: a DHCP client's replies are let in (67 -> 68, DHCPv6 547 -> 
   REQUIRE(r);
   CHECK_FALSE(udpArrives(tb, "10.99.0.2", 67, "10.99.0.1", 68, v4));
   CHECK_FALSE(udpArrives(tb, "fe80::99:2", 547, "fe80::99:1", 546, v6));
+}
+
+TEST_CASE("fw reject: a TCP reset and ICMP port unreachable come back at once, where deny stays silent", "[netns]") {
+  Testbed tb;
+  Listener app = listen(tb.srv);
+  Fd dns4 = udpSocket(tb.srv, "0.0.0.0", 5353, "veth-s");
+  Fd dns6 = udpSocket(tb.srv, "::", 5353, "veth-s");
+  Policy p;
+  p.input_policy = ChainPolicy::Accept;
+  Rule closed = allow("closed", {fmt::format("{}/tcp", app.port), "5353/udp"});
+  closed.action = Action::Reject;
+  p.rules.push_back(closed);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(connectResult(tb.cli, "10.99.0.2", "10.99.0.1", app.port) == ECONNREFUSED);
+  CHECK(connectResult(tb.cli, "fd99::2", "fd99::1", app.port) == ECONNREFUSED);
+  CHECK(udpAnswer(tb, "10.99.0.2", "10.99.0.1", 5353) == ECONNREFUSED);
+  CHECK(udpAnswer(tb, "fd99::2", "fd99::1", 5353) == ECONNREFUSED);
+  // The dump reads back what was applied: nothing to change.
+  auto plan = tb.engine->plan(p, {}, false);
+  REQUIRE(plan);
+  CHECK(*plan == "");
+  uint64_t counted = 0;
+  for (const KernelRule& k : tb.live().rules)
+    if (k.tag.name == "closed") counted += k.counter().packets;
+  CHECK(counted == 4);
+
+  // `reject: any` from one source: TCP reset first, ICMP for the rest.
+  Rule them;
+  them.name = "them";
+  them.action = Action::Reject;
+  them.from = {cidr("10.99.0.3"), cidr("fd99::3")};
+  p.rules = {them};
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connectResult(tb.cli, "10.99.0.3", "10.99.0.1", app.port) == ECONNREFUSED);
+  CHECK(udpAnswer(tb, "fd99::3", "fd99::1", 5353) == ECONNREFUSED);
+  CHECK(connects(tb.cli, "10.99.0.2", "10.99.0.1", app.port));
+  CHECK(udpAnswer(tb, "10.99.0.2", "10.99.0.1", 5353) == ETIMEDOUT);  // delivered: no answer
+
+  // The same rule as deny: silence.
+  p.rules[0].action = Action::Deny;
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connectResult(tb.cli, "10.99.0.3", "10.99.0.1", app.port, 400ms) == ETIMEDOUT);
+  CHECK(udpAnswer(tb, "fd99::3", "fd99::1", 5353) == ETIMEDOUT);
 }
 
 TEST_CASE("fw forward: traffic to a container bridge is left to its runtime's tables; other forwarding is dropped", "[netns]") {

@@ -61,20 +61,33 @@ Fd listenOn(const NetNs& ns, uint16_t port) {
 
 // A TCP connection from `src` (in `ns`) to kNode:port; an invalid Fd when
 // the handshake does not complete in time.
-Fd connectFrom(const NetNs& ns, const std::string& src, uint16_t port, std::chrono::milliseconds timeout = 600ms) {
+// A TCP handshake from `src` to the node's port, and how it ended: 0 when
+// it completed, ETIMEDOUT when nothing answered in time, else its error
+// (ECONNREFUSED: a reset came back).
+std::pair<Fd, int> handshake(const NetNs& ns, const std::string& src, uint16_t port,
+                             std::chrono::milliseconds timeout) {
   auto in = ns.enter();
   REQUIRE(in.ok());
   Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   auto from = v4(src, 0);
   REQUIRE(::bind(s.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
   auto to = v4(kNode, port);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS) return Fd();
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)
+    return {Fd(), errno};
   pollfd p{s.get(), POLLOUT, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return Fd();
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return {Fd(), ETIMEDOUT};
   int err = 0;
   socklen_t len = sizeof err;
   ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  return err == 0 ? std::move(s) : Fd();
+  return {err == 0 ? std::move(s) : Fd(), err};
+}
+
+int connectError(const NetNs& ns, const std::string& src, uint16_t port, std::chrono::milliseconds timeout = 600ms) {
+  return handshake(ns, src, port, timeout).second;
+}
+
+Fd connectFrom(const NetNs& ns, const std::string& src, uint16_t port, std::chrono::milliseconds timeout = 600ms) {
+  return std::move(handshake(ns, src, port, timeout).first);
 }
 
 bool opens(const NetNs& ns, const std::string& src, uint16_t port,
@@ -599,6 +612,28 @@ TEST_CASE("fw allow --interface: only what comes in on it; the guard knows which
   CHECK(own.exit_code == 1);
   CHECK_THAT(own.err, Catch::Contains("your SSH session from 10.77.0.4:40000"));
   CHECK(opens(node.peer, "10.77.0.2", 2222));
+}
+
+TEST_CASE("fw reject refuses at once (a TCP reset) where deny keeps silent; status and state say reject") {
+  REQUIRE(::geteuid() == 0);
+  Node node;
+  Fd l8081 = listenOn(node.ns, 8081);
+  auto added = node.fw({"reject", "8081/tcp", "--from", "10.77.0.3"});
+  CHECK(added.exit_code == 0);
+  CHECK_THAT(added.out, Catch::Contains("added rule 'cli-reject-8081-tcp': reject 8081/tcp from 10.77.0.3"));
+  CHECK(connectError(node.peer, "10.77.0.3", 8081) == ECONNREFUSED);
+  CHECK(connectError(node.peer, "10.77.0.2", 8081) == 0);
+  CHECK(node.rule("cli-reject-8081-tcp")["action"] == "reject");
+  CHECK(node.rule("cli-reject-8081-tcp")["packets"].get<uint64_t>() >= 1);
+  node.ok({"deny", "8081/tcp", "--from", "10.77.0.4"});
+  CHECK(connectError(node.peer, "10.77.0.4", 8081, 400ms) == ETIMEDOUT);
+  // Kept across a restart, as a reject.
+  node.stop();
+  node.start();
+  CHECK(node.rule("cli-reject-8081-tcp")["action"] == "reject");
+  CHECK(connectError(node.peer, "10.77.0.3", 8081) == ECONNREFUSED);
+  auto limited = node.fw({"reject", "8082/tcp", "--limit", "5/minute"});
+  CHECK(limited.exit_code == 2);  // no --limit for reject
 }
 
 TEST_CASE("fw: two CLIs changing rules at once both land") {

@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include <libnftnl/expr.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -165,6 +167,42 @@ TEST_CASE("fw compile: rules limited to interfaces never go into a rule table", 
   CHECK(ruleRuns(p).runs.empty());  // 14 after it: fewer than a table takes
   for (Rule& r : p.rules) r.interfaces.clear();
   CHECK(ruleRuns(p).runs.size() == 1);
+}
+
+TEST_CASE("fw compile: reject resets TCP and answers the rest with ICMP port unreachable", "[compile]") {
+  Policy p;
+  Rule closed = allow("closed", {"8080/tcp", "53", "vrrp"});
+  closed.action = Action::Reject;
+  p.rules.push_back(closed);
+  Rule them;
+  them.name = "them";
+  them.action = Action::Reject;
+  them.from = {cidr("198.51.100.0/24")};
+  p.rules.push_back(them);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  auto rejects = [&](std::string_view name, uint32_t type) {
+    return std::ranges::count_if(rs.rules, [&](const KernelRule& r) {
+      if (r.tag.name != name) return false;
+      return std::ranges::any_of(r.exprs, [&](const Expr& e) {
+        const ExprAttr* t = e.find(NFTNL_EXPR_REJECT_TYPE);
+        Bytes want(4);
+        std::memcpy(want.data(), &type, 4);
+        return e.name == "reject" && t != nullptr && t->data == want;
+      });
+    });
+  };
+  CHECK(rejects("closed", NFT_REJECT_TCP_RST) == 1);        // 8080 and 53 over TCP: one set lookup
+  CHECK(rejects("closed", NFT_REJECT_ICMPX_UNREACH) == 2);  // 53/udp, vrrp
+  CHECK(rejects("them", NFT_REJECT_TCP_RST) == 1);          // any: TCP first...
+  CHECK(rejects("them", NFT_REJECT_ICMPX_UNREACH) == 1);    // ...then the rest
+  checkGolden("reject", render(rs));
+  // Never a rule table, however many.
+  Policy many;
+  for (int i = 0; i < 20; ++i) {
+    many.rules.push_back(allow(fmt::format("r{}", i), {fmt::format("{}/tcp", 1000 + i)}));
+    many.rules.back().action = Action::Reject;
+  }
+  CHECK(ruleRuns(many).runs.empty());
 }
 
 TEST_CASE("fw compile: deny any", "[compile]") {

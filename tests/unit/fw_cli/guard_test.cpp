@@ -362,6 +362,26 @@ TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
   CHECK(u->interface.empty());
 }
 
+TEST_CASE("fw guard: a reject cuts as a deny does, and says so") {
+  fw::Policy after = sshOnly();
+  after.rules.insert(after.rules.begin(), rule("refuse", fw::Action::Reject, "22/tcp", {"10.0.0.0/24"}));
+  auto next = check(sshOnly(), after);
+  REQUIRE(next.size() == 1);
+  CHECK_THAT(next[0], Catch::Contains("next login from 10.0.0.5 would be refused: rule 'refuse' rejects it"));
+  after.builtins.established = false;
+  auto cut = check(sshOnly(), after);
+  REQUIRE(cut.size() == 1);
+  CHECK_THAT(cut[0], Catch::Contains("would be cut: the established builtin is off and rule 'refuse' rejects it"));
+  // In output, its replies.
+  fw::Policy out = sshOnly();
+  out.builtins.established = false;
+  out.rules.push_back(rule("no-replies", fw::Action::Reject, "50000/tcp"));
+  out.rules.back().hook = fw::Hook::Output;
+  auto held = check(sshOnly(), out);
+  REQUIRE(held.size() == 1);
+  CHECK_THAT(held[0], Catch::Contains("output rule 'no-replies' rejects its replies"));
+}
+
 TEST_CASE("fw guard: a rule limited to interfaces counts for a connection on one of them") {
   fw::Policy on_eth0 = sshOnly();
   on_eth0.rules[0].interfaces = {"eth0"};

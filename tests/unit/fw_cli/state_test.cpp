@@ -39,6 +39,11 @@ FwState sample() {
   d.action = fw::Action::Deny;
   d.origin = fw::Origin::Cli;
   s.rules.push_back(CliRule{d, at(1'800'000'000'001)});
+  fw::Rule j = d;
+  j.name = "cli-reject-8080-tcp";
+  j.action = fw::Action::Reject;
+  j.ports = {*fw::PortSpec::parse("8080/tcp")};
+  s.rules.push_back(CliRule{j, at(1'800'000'000'002)});
   s.bans = {fw::Ban{cidr("192.0.2.7"), at(1'900'000'000'000)}, fw::Ban{cidr("2001:db8:9::/48"), std::nullopt}};
   fw::Policy prev = fw::defaultPolicy(9643);
   prev.groups.push_back(fw::Group{"g", {cidr("10.9.0.0/16")}, {"db.example.com"}, {cidr("10.9.1.1")}, SourceLoc{"f", 3, 4}});
@@ -176,9 +181,9 @@ TEST_CASE("fw state: prune drops what expired and keeps the rest") {
   s.bans.push_back(fw::Ban{cidr("198.51.100.1"), at(1000)});
   CHECK(s.prune(at(2000)));
   CHECK(s.bans.size() == 2);
-  CHECK(s.rules.size() == 2);
+  CHECK(s.rules.size() == 3);
   CHECK(s.prune(at(1'950'000'000'000)));
-  CHECK(s.rules.size() == 1);  // the temporary rule ended
+  CHECK(s.rules.size() == 2);  // the temporary rule ended
   CHECK(s.bans.size() == 1);   // the permanent ban stays
   CHECK_FALSE(s.prune(at(1'950'000'000'000)));
 }

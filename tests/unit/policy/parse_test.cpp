@@ -182,6 +182,24 @@ TEST_CASE("policy parse: a rule's interface: one name or a list, prefixes, every
   CHECK(bad.policy.rules.empty());
 }
 
+TEST_CASE("policy parse: reject takes ports or any, as deny does; one verdict per rule") {
+  auto p = parseText("firewall:\n  rules:\n    - {name: closed, reject: [8080/tcp, 53]}\n"
+                     "    - {name: them, reject: any, from: 198.51.100.0/24}\n");
+  REQUIRE(p.errors() == "");
+  REQUIRE(p.policy.rules.size() == 2);
+  CHECK(p.policy.rules[0].action == Action::Reject);
+  CHECK(p.policy.rules[0].ports.size() == 2);
+  CHECK(p.policy.rules[1].action == Action::Reject);
+  CHECK(p.policy.rules[1].ports.empty());
+  auto bad = parseText("firewall:\n  rules:\n    - {name: a, reject: 22/tcp, limit: 5/minute}\n"
+                       "    - {name: b, deny: 22/tcp, reject: 22/tcp}\n    - {name: c, allow: any}\n");
+  CHECK(bad.errors() ==
+        "t.yaml:3:33: rule 'a': limit is only for allow rules (a reject rule refuses every packet it matches)\n"
+        "t.yaml:4:17: rule 'b': a rule has one of allow, deny or reject, not two\n"
+        "t.yaml:5:24: rule 'c': allow: 'any' is only for deny and reject; an allow rule names the ports it opens "
+        "(like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)\n");
+}
+
 TEST_CASE("policy parse: log_dropped takes any rate, and true keeps the default rate") {
   CHECK(parseText("firewall: {log_dropped: 1/minute}\n").policy.log_dropped ==
         Rate{1, RateUnit::Minute});
@@ -274,9 +292,9 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:3:13: firewall.rules[1]: 'my rule' is not a valid rule name (expected 1 to 64 "
        "letters, digits, '_', '.' or '-')\n"},
       {"firewall:\n  rules:\n    - name: x\n",
-       "t.yaml:3:7: rule 'x': expected 'allow: PORTS' or 'deny: PORTS|any'\n"},
+       "t.yaml:3:7: rule 'x': expected 'allow: PORTS', 'deny: PORTS|any' or 'reject: PORTS|any'\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      deny: 23/tcp\n",
-       "t.yaml:5:7: rule 'x': a rule has either allow or deny, not both\n"},
+       "t.yaml:5:7: rule 'x': a rule has one of allow, deny or reject, not two\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 443/tcpp\n",
        "t.yaml:4:14: rule 'x': allow: '443/tcpp': unknown protocol 'tcpp' (expected tcp or "
        "udp, or no /PROTO for both)\n"},
@@ -292,7 +310,7 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
       {"firewall:\n  rules:\n    - name: x\n      allow: [80/tcp, 80/tcp]\n",
        "t.yaml:4:23: rule 'x': allow: 80/tcp is listed twice\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: any\n",
-       "t.yaml:4:14: rule 'x': allow: 'any' is only for deny; an allow rule names the ports it "
+       "t.yaml:4:14: rule 'x': allow: 'any' is only for deny and reject; an allow rule names the ports it "
        "opens (like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: [vrrp, vrp]\n",
        "t.yaml:4:21: rule 'x': allow: 'vrp' is not a port or a protocol (expected a port like 22/tcp, "
@@ -309,7 +327,7 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      chain: prerouting\n",
        "t.yaml:5:14: rule 'x': chain: expected input, forward or output, found 'prerouting'\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      port: 23\n",
-       "t.yaml:5:7: firewall.rules[1]: unknown key 'port' (expected one of: name, allow, deny, "
+       "t.yaml:5:7: firewall.rules[1]: unknown key 'port' (expected one of: name, allow, deny, reject, "
        "from, interface, limit, chain)\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      from: 10.0.0.1 \n",
        ""},  // YAML itself trims the trailing space of a plain scalar
@@ -484,7 +502,7 @@ TEST_CASE("policy parse: a file with many different mistakes reports all of them
         "/etc/rampart/rampart.yaml:21:14: firewall.rules[4]: chain: expected input, forward or "
         "output, found 'sideways'\n"
         "/etc/rampart/rampart.yaml:22:7: firewall.rules[4]: unknown key 'colour' (expected one "
-        "of: name, allow, deny, from, interface, limit, chain)\n");
+        "of: name, allow, deny, reject, from, interface, limit, chain)\n");
   CHECK(p.diags.items().size() == 14);
   CHECK(p.policy.rules.empty());
   CHECK(p.policy.groups.size() == 1);  // `ok` was valid
