@@ -1,4 +1,5 @@
 #include "firewall/diff.h"
+#include "firewall/nft_text.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -263,19 +264,23 @@ Changes diff(const Ruleset& desired, const Ruleset& live_in, bool live_present) 
 }
 
 std::string describe(const Changes& c) {
+  constexpr size_t kShown = 8;  // elements listed per set; the rest are counted
   std::string out;
-  auto tagOf = [](const KernelRule& r) { return r.tag.comment(); };
+  auto elements = [](const Set& s) {
+    std::string shown = nftElements(s, kShown);
+    return shown.empty() ? std::string() : fmt::format(" {{ {} }}", shown);
+  };
   if (c.delete_table) out += "- table inet\n";
   if (c.create_table) out += "+ table inet\n";
-  for (const auto& r : c.delete_rules) out += fmt::format("- rule {} handle {} \"{}\"\n", r.chain, r.handle, tagOf(r));
+  for (const auto& r : c.delete_rules) out += fmt::format("- rule {} handle {}: {}\n", r.chain, r.handle, nftText(r));
   for (const auto& s : c.delete_sets) out += fmt::format("- set {}\n", s);
   for (const auto& ch : c.delete_chains) out += fmt::format("- chain {}\n", ch);
   for (const auto& ch : c.chains)
     out += fmt::format("+ chain {} policy {}\n", ch.name, ch.policy == ChainPolicy::Drop ? "drop" : "accept");
-  for (const auto& s : c.add_sets) out += fmt::format("+ set {} ({} elements)\n", s.name, s.elems.size());
-  for (const auto& s : c.delete_elems) out += fmt::format("- elements {} ({})\n", s.name, s.elems.size());
-  for (const auto& s : c.add_elems) out += fmt::format("+ elements {} ({})\n", s.name, s.elems.size());
-  for (const auto& a : c.add_rules) out += fmt::format("+ rule {} \"{}\"\n", a.rule.chain, tagOf(a.rule));
+  for (const auto& s : c.add_sets) out += fmt::format("+ set {} ({} elements){}\n", s.name, s.elems.size(), elements(s));
+  for (const auto& s : c.delete_elems) out += fmt::format("- elements {} ({}){}\n", s.name, s.elems.size(), elements(s));
+  for (const auto& s : c.add_elems) out += fmt::format("+ elements {} ({}){}\n", s.name, s.elems.size(), elements(s));
+  for (const auto& a : c.add_rules) out += fmt::format("+ rule {}: {}\n", a.rule.chain, nftText(a.rule));
   return out;
 }
 

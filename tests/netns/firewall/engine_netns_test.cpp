@@ -12,6 +12,9 @@
 
 #include <cstring>
 #include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -21,6 +24,7 @@
 #include "firewall/compile.h"
 #include "firewall/diff.h"
 #include "firewall/engine.h"
+#include "firewall/nft_text.h"
 #include "firewall/netlink.h"
 #include "tests/support/netns.h"
 
@@ -529,9 +533,18 @@ TEST_CASE("fw plan: a kernel-checked plan lists the change and commits nothing",
   REQUIRE(gen_before);
   Policy changed = richPolicy();
   changed.rules.push_back(allow("extra", {"7777/tcp"}));
-  auto plan = tb.engine->plan(changed, {}, true);
+  changed.rules[0].ports = {*PortSpec::parse("2222/tcp")};
+  changed.groups[0].cidrs.push_back(cidr("10.2.0.0/16"));
+  auto plan = tb.engine->plan(changed, {someBans()[0]}, true);
   if (!plan) FAIL(plan.error().message);
-  CHECK(plan->find("+ rule input \"rule:extra\"") != std::string::npos);
+  INFO(*plan);
+  // What changes, as nft would list it: a rule out, rules in, elements in.
+  CHECK_THAT(*plan, Catch::Contains("+ rule input: tcp dport 7777 counter accept comment \"rule:extra\"\n"));
+  CHECK_THAT(*plan, Catch::Matches(R"((.|\n)*- rule input handle [0-9]+: tcp dport 22 counter accept comment "rule:ssh"\n(.|\n)*)"));
+  CHECK_THAT(*plan, Catch::Contains("+ rule input: tcp dport 2222 counter accept comment \"rule:ssh\"\n"));
+  CHECK_THAT(*plan, Catch::Contains("+ elements g_app_v4_16 (1) { 10.2.0.0 }\n"));
+  CHECK_THAT(*plan, Catch::Contains("+ set bans_v4_24 (1 elements) { 203.0.113.0 }\n"));
+  CHECK_THAT(*plan, Catch::Contains("+ rule input: ip saddr & 255.255.255.0 == @bans_v4_24 counter drop comment \"ban:v4\"\n"));
   auto gen_after = tb.engine->dump();
   REQUIRE(gen_after);
   CHECK(gen_after->generation == gen_before->generation);
@@ -1156,6 +1169,54 @@ TEST_CASE("fw reject: a TCP reset and ICMP port unreachable come back at once, w
   REQUIRE(r);
   CHECK(connectResult(tb.cli, "10.99.0.3", "10.99.0.1", app.port, 400ms) == ETIMEDOUT);
   CHECK(udpAnswer(tb, "fd99::3", "fd99::1", 5353) == ETIMEDOUT);
+}
+
+TEST_CASE("fw plan text: every rule reads as nft itself lists it", "[netns]") {
+  Testbed tb;
+  Policy p = richPolicy();
+  p.output_policy = ChainPolicy::Drop;
+  Rule lan = allow("lan", {"2049/tcp"}, {"10.99.0.0/24"});
+  lan.interfaces = {"veth-s", "vlan*"};
+  p.rules.push_back(lan);
+  p.rules.push_back(allow("closed", {"8080/tcp", "53", "vrrp"}));
+  p.rules.push_back(allow("them", {}, {"198.51.100.0/24", "2001:db8:bad::/48"}));  // any
+  for (Rule* r : {&p.rules[p.rules.size() - 2], &p.rules.back()}) r->action = Action::Reject;
+  for (int i = 0; i < 17; ++i) p.rules.push_back(allow(fmt::format("t{}", i), {fmt::format("{}/tcp", 3000 + i)}, {fmt::format("10.7.0.{}", i + 1)}));
+  for (int i = 0; i < 17; ++i) {
+    p.rules.push_back(allow(fmt::format("u{}", i), {fmt::format("{}/udp", 4000 + i)}));
+    p.rules.back().action = Action::Deny;
+  }
+  Rule out = allow("smtp-out", {"25/tcp"}, {"10.99.0.1"});
+  out.hook = Hook::Output;
+  p.rules.push_back(out);
+  auto r = tb.engine->apply(p, someBans());
+  if (!r) FAIL(r.error().message);
+  const Ruleset live = tb.live();
+
+  auto listed = tb.srv.run("nft list table inet rampart");
+  REQUIRE(listed.status == 0);
+  std::map<std::string, std::vector<std::string>> theirs, ours;
+  std::string chain;
+  std::istringstream lines(listed.output);
+  for (std::string line; std::getline(lines, line);) {
+    line.erase(0, line.find_first_not_of(" \t"));
+    if (line.starts_with("chain ")) {
+      chain = line.substr(6, line.find(' ', 6) - 6);
+    } else if (line == "}") {
+      chain.clear();
+    } else if (!chain.empty() && !line.starts_with("type filter hook")) {
+      // counter packets 12 bytes 720 -> counter
+      static const std::regex kCounts(" packets [0-9]+ bytes [0-9]+");
+      theirs[chain].push_back(std::regex_replace(line, kCounts, ""));
+    }
+  }
+  for (const char* c : {"input", "forward", "output"})
+    for (const KernelRule* k : live.chainRules(c)) ours[c].push_back(nftText(*k));
+  CHECK(ours["input"].size() > 30);
+  for (const char* c : {"input", "forward", "output"}) {
+    INFO("chain " << c);
+    CHECK(ours[c] == theirs[c]);
+  }
 }
 
 TEST_CASE("fw forward: traffic to a container bridge is left to its runtime's tables; other forwarding is dropped", "[netns]") {

@@ -502,7 +502,7 @@ TEST_CASE("fw apply --confirm rolls back by itself unless confirmed, also across
   node.writeConfig(kRules + "    - name: new\n      allow: 8082/tcp\n");
   auto plan = node.fw({"plan", "--check"});
   CHECK(plan.exit_code == 0);
-  CHECK_THAT(plan.out, Catch::Contains("+ rule input \"rule:new\""));
+  CHECK_THAT(plan.out, Catch::Contains("+ rule input: tcp dport 8082 counter accept comment \"rule:new\"\n"));
 
   node.ok({"apply", "--confirm", "2s"});
   CHECK(opens(node.peer, "10.77.0.2", 8082));
