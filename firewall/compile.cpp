@@ -179,7 +179,7 @@ void compileBans(Builder& b, const std::vector<Ban>& bans, const CompileOptions&
 // ---- builtins -------------------------------------------------------------
 
 // In input and forward: loopback (input), established, invalid, essential
-// ICMP and DHCP replies (input), the forward_interfaces (forward). In
+// ICMP and DHCP replies (input). In
 // output, when it filters (filtersOutput), what the node must still send: to
 // itself (loopback), the replies of the connections it took (established),
 // and its ICMP and ICMPv6 (errors, echo, neighbour discovery, without which
@@ -228,11 +228,15 @@ void compileBuiltins(Builder& b, const Policy& policy, std::string_view chain) {
     b.addRule(chain, {RuleKind::Builtin, "dhcpv6"},
               cat(expr::nfproto(Family::V6), expr::saddrIs(kLinkLocal), udp(547, 546), expr::accept()));
   }
-  if (chain == "forward") {
-    for (const std::string& name : policy.forward_interfaces) {
-      b.addRule(chain, {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
-      b.addRule(chain, {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
-    }
+}
+
+// Forwarded traffic in or out of the forward_interfaces, accepted after the
+// forward rules (so a deny there still holds for it) and before the chain
+// policy: the runtimes' own tables decide the rest of it.
+void compileForwardInterfaces(Builder& b, const Policy& policy) {
+  for (const std::string& name : policy.forward_interfaces) {
+    b.addRule("forward", {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
+    b.addRule("forward", {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
   }
 }
 
@@ -536,6 +540,7 @@ Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const Compil
     }
   }
   compileChainEnd(b, policy, "input", policy.input_policy);
+  compileForwardInterfaces(b, policy);
   compileChainEnd(b, policy, "forward", policy.forward_policy);
   compileChainEnd(b, policy, "output", policy.output_policy);
   for (auto& [name, set] : b.sets) b.rs.sets.push_back(std::move(set));

@@ -22,8 +22,9 @@ struct CompileOptions {
   std::chrono::system_clock::time_point now{};
 };
 
-// Input chain order: bans, builtins, policy rules in order, log of drops,
-// the policy-drop counter. Group sources become sets g_<group>_v4/_v6,
+// Input chain order: bans, builtins, policy rules in order, the
+// policy-drop counter, log of drops. Forward: builtins, its rules, the
+// forward_interfaces' accepts, the policy-drop counter, log. Group sources become sets g_<group>_v4/_v6,
 // multi-port lists p_<rule>_tcp/_udp, several literal sources
 // s_<rule>_v4/_v6, per-source limits meter_<rule>_v4/_v6.
 Ruleset compile(const Policy& policy, const std::vector<Ban>& bans, const CompileOptions& options = {});

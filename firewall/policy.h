@@ -143,8 +143,8 @@ struct Policy {
   std::optional<Rate> log_dropped = Rate{5, RateUnit::Second};  // nullopt: `false`
   Builtins builtins;
   // Forwarded traffic in or out of these interfaces is accepted by the
-  // forward chain (after its established and invalid builtins), so the
-  // tables that manage them (Docker's, libvirt's, Podman's) decide it: in
+  // forward chain (after its builtins and its rules, so a forward deny
+  // still stops some of it), so the tables that manage them (Docker's, libvirt's, Podman's) decide it: in
   // nftables every base chain on a hook must accept a packet, and a drop
   // policy here would cut every container off. A trailing '*' matches a
   // prefix ("br-*": Docker's user-defined networks).

@@ -1254,6 +1254,20 @@ TEST_CASE("fw forward: traffic to a container bridge is left to its runtime's ta
   REQUIRE(r);
   CHECK(connects(tb.cli, "10.99.0.2", "172.31.0.2", app.port));
 
+  // A forward rule comes before the exemption: a deny there holds for the
+  // container's traffic (ufw's rules cannot reach Docker's published ports).
+  Rule no_app = allow("no-app", {fmt::format("{}/tcp", app.port)}, {"10.99.0.2"});
+  no_app.action = Action::Deny;
+  no_app.hook = Hook::Forward;
+  p.rules.push_back(no_app);
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "172.31.0.2", app.port, 400ms));
+  CHECK(connects(tb.cli, "10.99.0.3", "172.31.0.2", app.port));
+  p.rules.pop_back();
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+
   // The runtime's own table still decides: its drop holds.
   REQUIRE(tb.srv.run("nft add rule ip runtime decide tcp dport " + std::to_string(app.port) + " drop").status == 0);
   CHECK_FALSE(connects(tb.cli, "10.99.0.2", "172.31.0.2", app.port, 400ms));

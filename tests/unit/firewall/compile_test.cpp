@@ -257,7 +257,7 @@ TEST_CASE("fw compile: bans come first, expired ones are left out", "[compile]")
   checkGolden("bans", render(rs));
 }
 
-TEST_CASE("fw compile: forward_interfaces accept in and out, after the forward builtins, before its rules", "[compile]") {
+TEST_CASE("fw compile: forward_interfaces accept in and out, after the forward builtins and rules", "[compile]") {
   Policy p = base();
   p.forward_interfaces = {"docker0", "br-*"};
   Rule fwd = allow("fwd", {"8080/tcp"});
@@ -266,13 +266,14 @@ TEST_CASE("fw compile: forward_interfaces accept in and out, after the forward b
   Ruleset rs = compile(p, {}, {"rampart", kNow});
   std::vector<std::string> tags;
   for (const KernelRule* r : rs.chainRules("forward")) tags.push_back(r->tag.comment());
-  CHECK(tags == std::vector<std::string>{"builtin:established", "builtin:invalid", "builtin:in:docker0",
-                                         "builtin:out:docker0", "builtin:in:br-*", "builtin:out:br-*", "rule:fwd",
+  // The rules first, so a forward deny holds for containers' traffic too.
+  CHECK(tags == std::vector<std::string>{"builtin:established", "builtin:invalid", "rule:fwd", "builtin:in:docker0",
+                                         "builtin:out:docker0", "builtin:in:br-*", "builtin:out:br-*",
                                          "policy:forward", "log:forward"});
   // A whole name is compared with its NUL padding (IFNAMSIZ), a prefix
   // only over its own bytes.
-  const KernelRule* whole = rs.chainRules("forward")[2];
-  const KernelRule* prefix = rs.chainRules("forward")[4];
+  const KernelRule* whole = rs.chainRules("forward")[3];
+  const KernelRule* prefix = rs.chainRules("forward")[5];
   REQUIRE(whole->exprs.size() == 3);
   REQUIRE(prefix->exprs.size() == 3);
   auto cmpData = [](const KernelRule* r) {

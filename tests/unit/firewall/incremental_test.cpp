@@ -167,6 +167,18 @@ TEST_CASE("fw incremental: inserts, deletes, renames and chain moves match compi
     later.rules[13].interfaces = {"eth1", "vlan*"};
     CHECK(checkIncremental(now, {}, later, {}));
   }
+  SECTION("a forward rule goes before the forward_interfaces' accepts, with the forward policy drop or accept") {
+    for (ChainPolicy policy : {ChainPolicy::Drop, ChainPolicy::Accept}) {
+      Policy old_policy = base;
+      old_policy.forward_policy = policy;
+      Policy now = old_policy;
+      now.rules[12].hook = Hook::Forward;
+      CHECK(checkIncremental(old_policy, {}, now, {}));
+      Policy more = now;
+      more.rules[20].hook = Hook::Forward;
+      CHECK(checkIncremental(now, {}, more, {}));
+    }
+  }
   SECTION("move a rule to another chain") {
     Policy now = base;
     now.rules[12].hook = Hook::Forward;
