@@ -111,6 +111,7 @@ auto verb(CliContext& ctx, std::string name, F f) {
 struct RuleArgs {
   std::string port;
   std::vector<std::string> from;
+  std::vector<std::string> to;
   std::vector<std::string> interfaces;
   std::string name;
   std::string for_;
@@ -132,6 +133,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
                         : "PORT[/tcp|udp], a protocol without ports (vrrp, esp, ...), or any")
       ->required();
   cmd->add_option("--from", a->from, "address, network or group (repeatable)");
+  cmd->add_option("--to", a->to, "only traffic to this address or network of the node (repeatable)");
   cmd->add_option("--interface", a->interfaces,
                   "only traffic coming in on this interface; eth1, or vlan* for a prefix (repeatable)");
   // An option given with an empty value is an error, not the option left
@@ -153,6 +155,12 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
     checkFrom(a->from);
     if (a->from.size() > 256) usage("--from: at most 256 sources");
     p["from"] = a->from;
+    if (a->to.size() > 256) usage("--to: at most 256 destinations");
+    for (const auto& dst : a->to) {
+      checkLength("--to", dst);
+      if (auto c = fw::Cidr::parse(dst); !c) usage(valueError("--to", dst, c.error()));
+    }
+    p["to"] = a->to;
     if (a->interfaces.size() > fw::kMaxRuleInterfaces)
       usage(fmt::format("--interface: at most {} interfaces", fw::kMaxRuleInterfaces));
     for (const auto& name : a->interfaces) {

@@ -73,6 +73,7 @@ std::string renderFwStatus(const json& status, int64_t now_ms) {
     std::string packets = r.value("in_kernel", false) ? fmt::format("{}", r.value("packets", uint64_t{0})) : "-";
     std::string bytes = r.value("in_kernel", false) ? humanBytes(r.value("bytes", uint64_t{0})) : "-";
     std::string ports = joined(r.value("ports", json::array()), "any");
+    if (const json to = r.value("to", json::array()); to.is_array() && !to.empty()) ports += " to " + joined(to, "");
     if (const json ifaces = r.value("interfaces", json::array()); ifaces.is_array() && !ifaces.empty())
       ports += " on " + joined(ifaces, "");
     rows.push_back({fmt::format("{}", r.value("number", 0)), r.value("name", ""), action, ports,

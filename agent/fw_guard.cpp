@@ -57,6 +57,13 @@ bool interfaceMatches(const fw::Rule& r, const GuardConnection& c) {
   return std::ranges::any_of(r.interfaces, [&](const std::string& p) { return fw::interfaceMatches(p, c.interface); });
 }
 
+// Whether a rule's `to:` takes `address` (the node's for input, the peer's
+// for output); an address not known (all zero) is taken to.
+bool destinationMatches(const fw::Rule& r, const fw::Cidr& address) {
+  if (r.to.empty() || address == fw::Cidr{}) return true;
+  return std::ranges::any_of(r.to, [&](const fw::Cidr& c) { return c.contains(address); });
+}
+
 bool portMatches(const fw::Rule& r, uint16_t port) {
   if (r.ports.empty()) return true;
   for (const auto& spec : r.ports) {
@@ -72,7 +79,9 @@ const fw::Rule* decidingRule(const fw::Policy& p, const GuardConnection& c, std:
   for (const auto& r : p.rules) {
     if (r.hook != fw::Hook::Input) continue;
     if (r.expires && *r.expires <= now) continue;
-    if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer) && interfaceMatches(r, c)) return &r;
+    if (portMatches(r, c.local_port) && sourceMatches(p, r, c.peer) && destinationMatches(r, c.local) &&
+        interfaceMatches(r, c))
+      return &r;
   }
   return nullptr;
 }
@@ -89,7 +98,7 @@ std::optional<std::string> repliesHeldBack(const fw::Policy& p, const GuardConne
   if (p.builtins.loopback && isLoopback(c.peer)) return std::nullopt;
   for (const auto& r : p.rules) {
     if (r.hook != fw::Hook::Output || (r.expires && *r.expires <= now) || !portMatches(r, c.peer_port) ||
-        !interfaceMatches(r, c))
+        !interfaceMatches(r, c) || !destinationMatches(r, c.peer))
       continue;
     bool sourced = !r.from.empty() || !r.from_groups.empty();
     if (r.action != fw::Action::Allow)
@@ -125,9 +134,15 @@ std::string why(const fw::Policy& p, const GuardConnection& c, std::chrono::syst
   if (r != nullptr) return fmt::format("rule '{}' {} it", r->name, stops(r->action));
   for (const auto& o : p.rules) {
     if (o.hook != fw::Hook::Input || o.action != fw::Action::Allow || (o.expires && *o.expires <= now)) continue;
-    if (portMatches(o, c.local_port) && sourceMatches(p, o, c.peer))
-      return fmt::format("it comes in on {}, rule '{}' allows it only on {}, and the input policy is drop", c.interface,
-                         o.name, fmt::join(o.interfaces, ", "));
+    if (!portMatches(o, c.local_port) || !sourceMatches(p, o, c.peer)) continue;
+    if (!destinationMatches(o, c.local)) {
+      std::vector<std::string> to;
+      for (const auto& d : o.to) to.push_back(d.str());
+      return fmt::format("it is to {}, rule '{}' allows it only to {}, and the input policy is drop", c.local.str(),
+                         o.name, fmt::join(to, ", "));
+    }
+    return fmt::format("it comes in on {}, rule '{}' allows it only on {}, and the input policy is drop", c.interface,
+                       o.name, fmt::join(o.interfaces, ", "));
   }
   return "no rule allows it and the input policy is drop";
 }

@@ -85,11 +85,19 @@ std::vector<std::string> sourcesOf(const fw::Rule& r) {
   return out;
 }
 
+std::vector<std::string> destinationsOf(const fw::Rule& r) {
+  std::vector<std::string> out;
+  for (const auto& c : r.to) out.push_back(c.str());
+  return out;
+}
+
 std::string describeRule(const fw::Rule& r) {
   auto src = sourcesOf(r);
   std::string from = src.empty() ? "any" : fmt::format("{}", fmt::join(src, ","));
   std::string on = r.interfaces.empty() ? "" : fmt::format(" on {}", fmt::join(r.interfaces, ","));
-  return fmt::format("{} {} from {}{}", fw::actionName(r.action), portsText(r), from, on);
+  std::string to;
+  for (const auto& c : r.to) to += (to.empty() ? " to " : ",") + c.str();
+  return fmt::format("{} {} from {}{}{}", fw::actionName(r.action), portsText(r), from, to, on);
 }
 
 // Same action, chain, ports and sources: the same rule whatever its name.
@@ -101,7 +109,7 @@ bool sameMatch(const fw::Rule& a, const fw::Rule& b) {
   };
   return a.action == b.action && a.hook == b.hook && sorted(a.ports) == sorted(b.ports) &&
          sorted(a.from) == sorted(b.from) && sorted(a.from_groups) == sorted(b.from_groups) &&
-         sorted(a.interfaces) == sorted(b.interfaces);
+         sorted(a.to) == sorted(b.to) && sorted(a.interfaces) == sorted(b.interfaces);
 }
 
 bool nameTaken(const std::vector<const fw::Rule*>& rules, std::string_view name) {
@@ -129,6 +137,7 @@ json ruleJson(const fw::Rule& r, size_t number) {
             {"ports", std::move(ports)},
             {"sources", sourcesOf(r)},
             {"interfaces", r.interfaces},
+            {"to", destinationsOf(r)},
             {"origin", r.origin == fw::Origin::Cli ? "cli" : "config"},
             {"expires_ms", r.expires ? json(toMs(*r.expires)) : json(nullptr)},
             {"limit", r.limit ? json(r.limit->str()) : json(nullptr)}};
@@ -467,6 +476,16 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
     }
     rule.from_groups.push_back(src);
   }
+  for (const auto& dst : stringList(req, "to", kMaxFrom)) {
+    auto c = fw::Cidr::parse(dst);
+    if (!c) throw UsageError{valueError("--to", dst, c.error())};
+    if (std::ranges::find(rule.to, *c) == rule.to.end()) rule.to.push_back(*c);
+  }
+  if (!rule.to.empty() && !rule.from.empty() && rule.from_groups.empty() &&
+      std::ranges::none_of(rule.from, [&](const fw::Cidr& s) {
+        return std::ranges::any_of(rule.to, [&](const fw::Cidr& d) { return d.family == s.family; });
+      }))
+    throw UsageError{"--from and --to: the sources are all of one address family and the destinations of the other"};
   for (const auto& name : stringList(req, "interfaces", fw::kMaxRuleInterfaces)) {
     if (!fw::isValidInterfacePattern(name))
       throw UsageError{valueError("--interface", name, fw::kInterfaceNameRule)};

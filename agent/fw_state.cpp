@@ -118,6 +118,7 @@ json ruleJson(const fw::Rule& r) {
             {"from_groups", r.from_groups},
             {"origin", r.origin == fw::Origin::Cli ? "cli" : "config"},
             {"loc", locJson(r.loc)}};
+  if (!r.to.empty()) j["to"] = cidrsJson(r.to);
   if (!r.interfaces.empty()) j["interfaces"] = r.interfaces;
   if (r.limit) j["limit"] = r.limit->str();
   if (r.expires) j["expires_ms"] = toMs(*r.expires);
@@ -143,7 +144,8 @@ fw::Rule ruleFrom(const json& j) {
       throw ParseError{fmt::format("rule {}: invalid group name", r.name)};
     r.from_groups.push_back(g.get<std::string>());
   }
-  // Absent from rules without interfaces, and from releases before them.
+  // Absent from rules without them, and from releases before them.
+  if (j.contains("to")) r.to = cidrsFrom(j, "to");
   if (j.contains("interfaces")) {
     for (const auto& name : arrayAt(j, "interfaces")) {
       if (!name.is_string() || !fw::isValidInterfacePattern(name.get<std::string>()) ||

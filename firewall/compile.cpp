@@ -324,6 +324,39 @@ std::vector<SourceMatch> sourceMatches(Builder& b, const Policy& policy, const R
   return out;
 }
 
+// The rule's `to:` of family f: one address or network, else a set
+// d_<rule>_v4/_v6 (no nfproto: the source match brings it); nullopt when
+// it names none of that family.
+std::optional<Exprs> destinationMatch(Builder& b, const Rule& rule, Family f) {
+  std::vector<Cidr> literal;
+  for (const Cidr& c : rule.to)
+    if (c.family == f) literal.push_back(c);
+  if (literal.empty()) return std::nullopt;
+  if (literal.size() == 1) return expr::daddrIs(literal.front());
+  std::string name = fmt::format("d_{}_{}", rule.name, familySuffix(f));
+  Set& s = b.set(name, f == Family::V4 ? expr::kTypeIpv4Addr : expr::kTypeIpv6Addr, static_cast<uint32_t>(addrLen(f)),
+                 NFT_SET_INTERVAL);
+  s.elems = cidrElements(literal, f);
+  return expr::daddrIn(f, name);
+}
+
+// Sources and destinations together: each source match with the
+// destinations of its family (any source: each family's destinations).
+std::vector<SourceMatch> addressMatches(Builder& b, const Policy& policy, const Rule& rule) {
+  std::vector<SourceMatch> sources = sourceMatches(b, policy, rule);
+  if (rule.to.empty()) return sources;
+  std::optional<Exprs> to[2] = {destinationMatch(b, rule, Family::V4), destinationMatch(b, rule, Family::V6)};
+  std::vector<SourceMatch> out;
+  for (const SourceMatch& src : sources) {
+    for (Family f : {Family::V4, Family::V6}) {
+      const std::optional<Exprs>& dst = to[f == Family::V4 ? 0 : 1];
+      if (!dst || (src.family && *src.family != f)) continue;
+      out.push_back(SourceMatch{f, src.family ? cat(src.exprs, *dst) : cat(expr::nfproto(f), *dst)});
+    }
+  }
+  return out;
+}
+
 // One way of matching the destination port, per protocol; a protocol
 // without ports (vrrp, esp) is one of its own.
 struct PortMatch {
@@ -396,7 +429,7 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
     bool tcp = false;
   };
   std::vector<Match> matches;
-  auto sources = sourceMatches(b, policy, rule);
+  auto sources = addressMatches(b, policy, rule);
   auto ports = portMatches(b, rule);
   for (const Exprs& iface : ifaces)
     for (const SourceMatch& src : sources)
@@ -426,8 +459,8 @@ void compileRule(Builder& b, const Policy& policy, const Rule& rule) {
 // ---- rule tables ------------------------------------------------------------
 //
 // Consecutive rules of one simple shape (single ports, sources that are
-// single addresses or none, no limit, no group, no interface; allow or
-// deny) with the same verdict and
+// single addresses or none, no limit, no group, no interface, no `to:`;
+// allow or deny) with the same verdict and
 // origin are one kernel rule looking up (source .) protocol . port in a
 // hash set whose elements are those rules, each with its own counter and
 // its rule's tag as its comment. The kernel's work per commit and per
@@ -441,7 +474,8 @@ enum class RunShape : uint8_t { None, Sourced, Any };
 constexpr size_t kMaxRunElems = 64;  // elements one rule may bring to a run
 
 RunShape runShape(const Rule& r) {
-  if (r.limit || !r.from_groups.empty() || r.ports.empty() || !r.interfaces.empty() || r.action == Action::Reject)
+  if (r.limit || !r.from_groups.empty() || r.ports.empty() || !r.interfaces.empty() || !r.to.empty() ||
+      r.action == Action::Reject)
     return RunShape::None;
   size_t per_source = 0;
   for (const PortSpec& p : r.ports) {
@@ -660,7 +694,8 @@ std::vector<SetElem> runElements(const Rule& rule, std::optional<Family> family)
 
 std::vector<std::string> ownedSetNames(std::string_view rule) {
   return {fmt::format("s_{}_v4", rule),  fmt::format("s_{}_v6", rule),     fmt::format("p_{}_tcp", rule),
-          fmt::format("p_{}_udp", rule), fmt::format("meter_{}_v4", rule), fmt::format("meter_{}_v6", rule)};
+          fmt::format("p_{}_udp", rule), fmt::format("meter_{}_v4", rule), fmt::format("meter_{}_v6", rule),
+          fmt::format("d_{}_v4", rule),  fmt::format("d_{}_v6", rule)};
 }
 
 }  // namespace rampart::fw

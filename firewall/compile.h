@@ -108,7 +108,7 @@ std::string groupSetName(std::string_view group, Family family, std::optional<ui
 // The name of the addresses' set of the group a set belongs to: itself for
 // g_<group>_v4, g_<group>_v4 for g_<group>_v4_24; empty for other sets.
 std::string_view groupSetBase(std::string_view set);
-// Every set a rule may own (s_, p_, meter_): no other rule uses them.
+// Every set a rule may own (s_, d_, p_, meter_): no other rule uses them.
 std::vector<std::string> ownedSetNames(std::string_view rule);
 
 // The elements of an interval set holding these networks: sorted half-open

@@ -91,6 +91,19 @@ Exprs saddrLoad(Family f) {
   // ip saddr: offset 12 in the IPv4 header; ip6 saddr: offset 8 in IPv6.
   return {payload(NFT_PAYLOAD_NETWORK_HEADER, f == Family::V4 ? 12 : 8, f == Family::V4 ? 4 : 16)};
 }
+Exprs daddrLoad(Family f) {
+  // ip daddr: offset 16 in the IPv4 header; ip6 daddr: offset 24 in IPv6.
+  return {payload(NFT_PAYLOAD_NETWORK_HEADER, f == Family::V4 ? 16 : 24, f == Family::V4 ? 4 : 16)};
+}
+
+// <load> 10.0.0.0/8 for the address loaded by `load`
+Exprs addressIs(Exprs load, const Cidr& c) {
+  size_t len = c.family == Family::V4 ? 4 : 16;
+  Bytes addr(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
+  if (!c.isHost()) load.push_back(bitwise(prefixMask(c.family, c.prefix)));
+  load.push_back(cmp(NFT_CMP_EQ, std::move(addr)));
+  return load;
+}
 
 }  // namespace
 
@@ -119,12 +132,15 @@ Exprs ifnameIs(bool in, std::string_view pattern) {
 }
 
 // ip saddr 10.0.0.0/8, ip saddr 192.0.2.1, ip6 saddr 2001:db8::/32
-Exprs saddrIs(const Cidr& c) {
-  Exprs out = saddrLoad(c.family);
-  size_t len = c.family == Family::V4 ? 4 : 16;
-  Bytes addr(c.addr.begin(), c.addr.begin() + static_cast<std::ptrdiff_t>(len));
-  if (!c.isHost()) out.push_back(bitwise(prefixMask(c.family, c.prefix)));
-  out.push_back(cmp(NFT_CMP_EQ, std::move(addr)));
+Exprs saddrIs(const Cidr& c) { return addressIs(saddrLoad(c.family), c); }
+
+// ip daddr 192.0.2.10, ip6 daddr 2001:db8::/64
+Exprs daddrIs(const Cidr& c) { return addressIs(daddrLoad(c.family), c); }
+
+// ip daddr @set / ip6 daddr @set
+Exprs daddrIn(Family f, std::string_view set) {
+  Exprs out = daddrLoad(f);
+  out.push_back(lookup(set));
   return out;
 }
 

@@ -41,6 +41,8 @@ Exprs oifLoopback();                           // oif "lo"
 Exprs ifnameIs(bool in, std::string_view pattern);
 Exprs saddrIs(const Cidr& c);                  // ip saddr 10.0.0.0/8 (ip6 saddr ...)
 Exprs saddrIn(Family f, std::string_view set); // ip saddr @set
+Exprs daddrIs(const Cidr& c);                  // ip daddr 192.0.2.10 (ip6 daddr ...)
+Exprs daddrIn(Family f, std::string_view set); // ip daddr @set
 // ip saddr & 255.255.255.0 @set (the source's network of this prefix length)
 Exprs saddrMaskedIn(Family f, uint8_t prefix, std::string_view set);
 // The netmask of a prefix length: 24 -> ff ff ff 00 (16 bytes for IPv6).

@@ -367,7 +367,7 @@ bool wantedSets(std::map<std::string, Set>& want, const std::unordered_set<std::
 bool sameCompiledRule(const Rule& a, const Rule& b) {
   return a.name == b.name && a.action == b.action && a.hook == b.hook && a.origin == b.origin &&
          a.limit == b.limit && a.ports == b.ports && a.from == b.from && a.from_groups == b.from_groups &&
-         a.interfaces == b.interfaces;
+         a.to == b.to && a.interfaces == b.interfaces;
 }
 
 std::optional<Changes> diffIncremental(const Policy& old_policy, const std::vector<Ban>& old_bans,

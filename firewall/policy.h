@@ -96,6 +96,10 @@ struct Rule {
   std::vector<Cidr> from;             // literal sources
   std::vector<std::string> from_groups;  // names of Policy::groups
   // Empty from and from_groups means any source.
+  // `to:` destinations, addresses and networks: in input and forward the
+  // node's own (one of several addresses, a VIP), in output the peer's.
+  // Empty: any. A rule's sources and destinations share a family.
+  std::vector<Cidr> to;
   // `interface:` (patterns as isValidInterfacePattern takes them): in the
   // input and forward chains the interface the packet came in on, in
   // output the one it leaves by. Empty: any interface.

@@ -427,6 +427,7 @@ class PolicyParser {
               {"deny", "a port like 22/tcp, a list of them, or any"},
               {"reject", "a port like 22/tcp, a list of them, or any"},
               {"from", "an address, a network, a group name, or a list of them"},
+              {"to", "an address or network of the node, or a list of them"},
               {"interface", "an interface name like eth1, or a list of them"},
               {"limit", "a rate like 10/minute"},
               {"chain", "input, forward or output"}});
@@ -459,6 +460,7 @@ class PolicyParser {
       ports(rule, verdict->value, fmt::format("{}: {}", what, actionName(rule.action)));
     }
     if (const Field* x = f["from"]) sources(rule, x->value, what + ": from");
+    if (const Field* x = f["to"]) destinations(rule, x->value, what + ": to");
     if (const Field* x = f["interface"]) interfaces(rule, x->value, what + ": interface");
     if (const Field* x = f["limit"]) limit(rule, *x, what);
     if (const Field* x = f["chain"]) chain(rule, x->value, what);
@@ -537,6 +539,36 @@ class PolicyParser {
                                    what, shown(s)));
       }
     }
+  }
+
+  void destinations(Rule& rule, const YAML::Node& v, const std::string& what) {
+    std::set<std::string> seen;
+    for (const auto& item : scalarItems(r_, v, what)) {
+      const std::string& s = item.Scalar();
+      auto cidr = Cidr::parse(s);
+      if (!cidr) {
+        r_.error(item, fmt::format("{}: {}", what,
+                                   looksLikeAddress(s) ? cidr.error()
+                                                       : fmt::format("'{}' is not an address or network (to: takes the "
+                                                                     "node's addresses, not group or host names)",
+                                                                     shown(s))));
+      } else if (!seen.insert(cidr->str()).second) {
+        r_.error(item, fmt::format("{}: {} is listed twice", what, cidr->str()));
+      } else {
+        rule.to.push_back(*cidr);
+      }
+    }
+    if (rule.to.empty() || (rule.from.empty() && rule.from_groups.empty())) return;
+    // Sources of one family and destinations of the other match nothing.
+    for (Family fam : {Family::V4, Family::V6}) {
+      bool source = std::ranges::any_of(rule.from, [&](const Cidr& c) { return c.family == fam; }) ||
+                    !rule.from_groups.empty();
+      bool dest = std::ranges::any_of(rule.to, [&](const Cidr& c) { return c.family == fam; });
+      if (source && dest) return;
+    }
+    r_.error(v, fmt::format("{}: the sources are all of one address family and the destinations of the other, so "
+                            "the rule would match nothing",
+                            what));
   }
 
   void interfaces(Rule& rule, const YAML::Node& v, const std::string& what) {

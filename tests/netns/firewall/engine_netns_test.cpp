@@ -1125,6 +1125,29 @@ TEST_CASE("fw dhcp: a DHCP client's replies are let in (67 -> 68, DHCPv6 547 -> 
   CHECK_FALSE(udpArrives(tb, "fe80::99:2", 547, "fe80::99:1", 546, v6));
 }
 
+TEST_CASE("fw to: a rule takes traffic to the addresses it names, not to the node's others", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.srv.run("ip addr add 10.99.0.11/24 dev veth-s && ip -6 addr add fd99::11/64 dev veth-s nodad").status == 0);
+  Listener app = listen(tb.srv);
+  Policy p;
+  Rule vip = allow("vip", {fmt::format("{}/tcp", app.port)});
+  vip.to = {cidr("10.99.0.11"), cidr("fd99::11")};
+  p.rules.push_back(vip);
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(connects(tb.cli, "10.99.0.2", "10.99.0.11", app.port));
+  CHECK(connects(tb.cli, "fd99::2", "fd99::11", app.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.1", app.port, 400ms));
+  CHECK_FALSE(connects(tb.cli, "fd99::2", "fd99::1", app.port, 400ms));
+  // With sources: each family's sources with that family's destinations.
+  p.rules[0].from = {cidr("10.99.0.3")};
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK(connects(tb.cli, "10.99.0.3", "10.99.0.11", app.port));
+  CHECK_FALSE(connects(tb.cli, "10.99.0.2", "10.99.0.11", app.port, 400ms));
+  CHECK_FALSE(connects(tb.cli, "fd99::2", "fd99::11", app.port, 400ms));
+}
+
 TEST_CASE("fw reject: a TCP reset and ICMP port unreachable come back at once, where deny stays silent", "[netns]") {
   Testbed tb;
   Listener app = listen(tb.srv);
@@ -1178,6 +1201,12 @@ TEST_CASE("fw plan text: every rule reads as nft itself lists it", "[netns]") {
   Rule lan = allow("lan", {"2049/tcp"}, {"10.99.0.0/24"});
   lan.interfaces = {"veth-s", "vlan*"};
   p.rules.push_back(lan);
+  Rule vip = allow("vip", {"443/tcp"}, {"10.99.0.0/24"});
+  vip.to = {cidr("10.99.0.11"), cidr("10.99.0.64/26"), cidr("fd99::11")};
+  p.rules.push_back(vip);
+  Rule vip6 = allow("vip6", {"443/tcp"});
+  vip6.to = {cidr("fd99::11")};
+  p.rules.push_back(vip6);
   p.rules.push_back(allow("closed", {"8080/tcp", "53", "vrrp"}));
   p.rules.push_back(allow("them", {}, {"198.51.100.0/24", "2001:db8:bad::/48"}));  // any
   for (Rule* r : {&p.rules[p.rules.size() - 2], &p.rules.back()}) r->action = Action::Reject;

@@ -593,6 +593,25 @@ TEST_CASE("fw allow --interface: only what comes in on it; the guard knows which
   CHECK_THAT(other.out, Catch::Contains("added rule 'cli-8080-tcp-2': allow 8080/tcp from any on eth7,vlan*"));
   node.ok({"delete", "cli-8080-tcp"});
   CHECK_FALSE(opens(node.peer, "10.77.0.2", 8080));
+  // --to: only to the node's address named.
+  REQUIRE(node.ns.run("ip addr add 10.77.0.11/24 dev veth-n").status == 0);
+  auto to = node.fw({"allow", "8080/tcp", "--to", "10.77.0.11"});
+  CHECK(to.exit_code == 0);
+  CHECK_THAT(to.out, Catch::Contains("allow 8080/tcp from any to 10.77.0.11"));
+  CHECK(node.rule("cli-8080-tcp")["to"] == json::array({"10.77.0.11"}));
+  CHECK_THAT(node.fw({"status"}).out, Catch::Contains("8080/tcp to 10.77.0.11"));
+  CHECK_FALSE(opens(node.peer, "10.77.0.2", 8080));  // to 10.77.0.1
+  {
+    auto in = node.peer.enter();
+    REQUIRE(in.ok());
+    Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    auto to11 = v4("10.77.0.11", 8080);
+    CHECK(::connect(s.get(), reinterpret_cast<sockaddr*>(&to11), sizeof to11) == 0);
+  }
+  auto mixed = node.fw({"allow", "8080/tcp", "--from", "10.77.0.2", "--to", "fd77::1"});
+  CHECK(mixed.exit_code == 2);
+  CHECK_THAT(mixed.err, Catch::Contains("the sources are all of one address family and the destinations of the other"));
+  node.ok({"delete", "cli-8080-tcp"});
   auto bad = node.fw({"allow", "8080/tcp", "--interface", "a b"});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("--interface 'a b': not an interface name (1 to 15 characters"));

@@ -156,6 +156,33 @@ TEST_CASE("fw compile: a rule limited to interfaces is a kernel rule per interfa
   checkGolden("interfaces", render(rs));
 }
 
+TEST_CASE("fw compile: to: matches the destination, with the sources of its family", "[compile]") {
+  Policy p;
+  Rule vip = allow("vip", {"443/tcp"});
+  vip.to = {cidr("192.0.2.10")};
+  p.rules.push_back(vip);
+  Rule both = allow("both", {"443/tcp"}, {"10.0.0.0/8"});  // v4 sources: the v6 destination is left out
+  both.to = {cidr("192.0.2.0/28"), cidr("192.0.2.64/28"), cidr("2001:db8::10")};
+  p.rules.push_back(both);
+  Rule any = allow("any6", {"22/tcp"});
+  any.to = {cidr("2001:db8::/64")};
+  any.limit = Rate{5, RateUnit::Minute};
+  p.rules.push_back(any);
+  Ruleset rs = compile(p, {}, {"rampart", kNow});
+  auto count = [&](std::string_view name) {
+    return std::ranges::count_if(rs.rules, [&](const KernelRule& r) { return r.tag == RuleTag{RuleKind::Policy, std::string(name)}; });
+  };
+  CHECK(count("vip") == 1);
+  CHECK(count("both") == 1);
+  CHECK(count("any6") == 1);  // the limit's v4 rule has no destination
+  REQUIRE(rs.findSet("d_both_v4") != nullptr);
+  CHECK(rs.findSet("d_both_v4")->elems.size() == 2);
+  CHECK(rs.findSet("d_both_v6") == nullptr);
+  checkGolden("destinations", render(rs));
+  for (int i = 0; i < 20; ++i) p.rules.push_back(vip), p.rules.back().name = fmt::format("v{}", i);
+  CHECK(ruleRuns(p).runs.empty());
+}
+
 TEST_CASE("fw compile: rules limited to interfaces never go into a rule table", "[compile]") {
   Policy p;
   for (int i = 0; i < 20; ++i) {

@@ -362,6 +362,21 @@ TEST_CASE("fw guard: SSH_CONNECTION parses; nonsense does not") {
   CHECK(u->interface.empty());
 }
 
+TEST_CASE("fw guard: a rule's to: counts for a session to one of those addresses") {
+  fw::Policy to_vip = sshOnly();
+  to_vip.rules[0].to = {cidr("192.0.2.10")};
+  const GuardConnection on_main = kSession;  // to 10.0.0.1
+  GuardConnection on_vip = kSession;
+  on_vip.local = cidr("192.0.2.10");
+  auto moved = check(sshOnly(), to_vip, {}, {on_main});
+  REQUIRE(moved.size() == 1);
+  CHECK_THAT(moved[0], Catch::Contains("it is to 10.0.0.1, rule 'ssh' allows it only to 192.0.2.10"));
+  CHECK(check(sshOnly(), to_vip, {}, {on_vip}).empty());
+  GuardConnection unknown = kSession;
+  unknown.local = fw::Cidr{};
+  CHECK(check(sshOnly(), to_vip, {}, {unknown}).empty());  // taken to match
+}
+
 TEST_CASE("fw guard: a reject cuts as a deny does, and says so") {
   fw::Policy after = sshOnly();
   after.rules.insert(after.rules.begin(), rule("refuse", fw::Action::Reject, "22/tcp", {"10.0.0.0/24"}));

@@ -30,6 +30,7 @@ FwState sample() {
   r.from = {cidr("10.0.1.0/24"), cidr("2001:db8::1")};
   r.from_groups = {"app_servers"};
   r.interfaces = {"eth1", "vlan*"};
+  r.to = {cidr("192.0.2.10"), cidr("2001:db8::/64")};
   r.limit = *Rate::parse("10/minute");
   r.expires = at(1'900'000'000'123);
   r.loc = SourceLoc{"<cli>", 0, 0};

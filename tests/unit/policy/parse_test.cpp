@@ -182,6 +182,26 @@ TEST_CASE("policy parse: a rule's interface: one name or a list, prefixes, every
   CHECK(bad.policy.rules.empty());
 }
 
+TEST_CASE("policy parse: to: the node's addresses and networks, never names; families must meet") {
+  auto p = parseText("firewall:\n  groups:\n    lb: [10.0.0.2]\n  rules:\n"
+                     "    - {name: vip, allow: 443/tcp, to: 192.0.2.10}\n"
+                     "    - {name: both, allow: 443/tcp, from: lb, to: [192.0.2.0/28, \"2001:db8::10\"]}\n");
+  REQUIRE(p.errors() == "");
+  REQUIRE(p.policy.rules.size() == 2);
+  CHECK(p.policy.rules[0].to == std::vector<Cidr>{cidr("192.0.2.10")});
+  CHECK(p.policy.rules[1].to.size() == 2);
+  auto bad = parseText("firewall:\n  groups:\n    lb: [10.0.0.2]\n  rules:\n"
+                       "    - {name: a, allow: 443/tcp, to: [lb, 192.0.2.1/24, 192.0.2.9, 192.0.2.9]}\n"
+                       "    - {name: b, allow: 443/tcp, from: 10.0.0.0/8, to: \"2001:db8::1\"}\n");
+  CHECK(bad.errors() ==
+        "t.yaml:5:38: rule 'a': to: 'lb' is not an address or network (to: takes the node's addresses, not group or "
+        "host names)\n"
+        "t.yaml:5:42: rule 'a': to: 192.0.2.1/24 has host bits set (did you mean 192.0.2.0/24 or 192.0.2.1?)\n"
+        "t.yaml:5:67: rule 'a': to: 192.0.2.9 is listed twice\n"
+        "t.yaml:6:55: rule 'b': to: the sources are all of one address family and the destinations of the other, so "
+        "the rule would match nothing\n");
+}
+
 TEST_CASE("policy parse: reject takes ports or any, as deny does; one verdict per rule") {
   auto p = parseText("firewall:\n  rules:\n    - {name: closed, reject: [8080/tcp, 53]}\n"
                      "    - {name: them, reject: any, from: 198.51.100.0/24}\n");
@@ -328,7 +348,7 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:5:14: rule 'x': chain: expected input, forward or output, found 'prerouting'\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      port: 23\n",
        "t.yaml:5:7: firewall.rules[1]: unknown key 'port' (expected one of: name, allow, deny, reject, "
-       "from, interface, limit, chain)\n"},
+       "from, to, interface, limit, chain)\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      from: 10.0.0.1 \n",
        ""},  // YAML itself trims the trailing space of a plain scalar
       {"firewall:\n  rules:\n    - name: x\n      allow: 22/tcp\n      from: \"10.0.0.1 \"\n",
@@ -502,7 +522,7 @@ TEST_CASE("policy parse: a file with many different mistakes reports all of them
         "/etc/rampart/rampart.yaml:21:14: firewall.rules[4]: chain: expected input, forward or "
         "output, found 'sideways'\n"
         "/etc/rampart/rampart.yaml:22:7: firewall.rules[4]: unknown key 'colour' (expected one "
-        "of: name, allow, deny, reject, from, interface, limit, chain)\n");
+        "of: name, allow, deny, reject, from, to, interface, limit, chain)\n");
   CHECK(p.diags.items().size() == 14);
   CHECK(p.policy.rules.empty());
   CHECK(p.policy.groups.size() == 1);  // `ok` was valid
