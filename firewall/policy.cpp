@@ -23,7 +23,9 @@ bool isValidRuleName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), isNameChar);
 }
 
-std::vector<std::string> defaultForwardInterfaces() { return {"docker0", "br-*", "virbr*", "cni*", "podman*"}; }
+std::vector<std::string> defaultForwardInterfaces() {
+  return {"docker0", "br-*", "virbr*", "cni*", "podman*", "cali*", "vxlan.calico", "flannel*", "cilium_*", "lxc*", "lxdbr*", "weave", "kube-bridge"};
+}
 
 bool isValidInterfacePattern(std::string_view name) {
   if (name.ends_with('*')) name.remove_suffix(1);

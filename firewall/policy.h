@@ -125,7 +125,10 @@ struct Builtins {
   bool operator==(const Builtins&) const = default;
 };
 
-// docker0, br-* (Docker), virbr* (libvirt), cni* (CNI plugins), podman*.
+// docker0, br-* (Docker), virbr* (libvirt), cni* (CNI bridges: containerd,
+// k3s), podman*, and Kubernetes networks: cali* and vxlan.calico (Calico),
+// flannel* (Flannel), cilium_* and lxc* (Cilium; lxc* is LXC's too),
+// lxdbr* (LXD), weave (Weave Net), kube-bridge (kube-router).
 std::vector<std::string> defaultForwardInterfaces();
 // An interface name as `forward_interfaces` and a rule's `interface:` take
 // it: 1 to 15 characters, none of them '/', ':', whitespace or '*' except

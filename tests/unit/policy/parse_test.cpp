@@ -114,7 +114,7 @@ TEST_CASE("policy parse: chain policies, log_dropped false, builtins switched of
 
 TEST_CASE("policy parse: forward_interfaces: the container runtimes' by default, a list, [] for none, bad names named") {
   CHECK(parseText("firewall: {}\n").policy.forward_interfaces ==
-        std::vector<std::string>{"docker0", "br-*", "virbr*", "cni*", "podman*"});
+        std::vector<std::string>{"docker0", "br-*", "virbr*", "cni*", "podman*", "cali*", "vxlan.calico", "flannel*", "cilium_*", "lxc*", "lxdbr*", "weave", "kube-bridge"});
   auto mine = parseText("firewall:\n  forward_interfaces: [docker0, \"lxcbr*\", docker0]\n");
   REQUIRE(mine.errors() == "");
   CHECK(mine.policy.forward_interfaces == std::vector<std::string>{"docker0", "lxcbr*"});
