@@ -129,8 +129,9 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
                                                                    : "refuse traffic to a port (or any): a TCP reset, "
                                                                      "ICMP port unreachable for the rest");
   cmd->add_option("PORT", a->port,
-                  allow ? "PORT[/tcp|udp], or a protocol without ports (vrrp, esp, ah, gre, ospf, igmp, sctp)"
-                        : "PORT[/tcp|udp], a protocol without ports (vrrp, esp, ...), or any")
+                  allow ? "PORT[/tcp|udp], a service (ssh, https, dns, postgresql...), or a protocol without ports "
+                          "(vrrp, esp, ah, gre, ospf, igmp, sctp)"
+                        : "PORT[/tcp|udp], a service (ssh, https...), a protocol without ports (vrrp, esp...), or any")
       ->required();
   cmd->add_option("--from", a->from, "address, network or group (repeatable)");
   cmd->add_option("--to", a->to, "only traffic to this address or network of the node (repeatable)");
@@ -148,7 +149,7 @@ void addRuleVerb(CLI::App& fw, CliContext& ctx, fw::Action action) {
     json p = json::object();
     checkLength("PORT", a->port);
     if (allow || a->port != "any") {
-      auto spec = fw::PortSpec::parse(a->port);
+      auto spec = fw::parsePorts(a->port);
       if (!spec) usage(valueError("PORT", a->port, spec.error()));
       p["ports"] = json::array({a->port});
     }

@@ -456,9 +456,9 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
   rule.loc = SourceLoc{"<cli>", 0, 0};
   auto ports = stringList(req, "ports", 1);
   for (const auto& text : ports) {
-    auto spec = fw::PortSpec::parse(text);
-    if (!spec) throw UsageError{valueError("PORT", text, spec.error())};
-    rule.ports.push_back(*spec);
+    auto specs = fw::parsePorts(text);
+    if (!specs) throw UsageError{valueError("PORT", text, specs.error())};
+    rule.ports.insert(rule.ports.end(), specs->begin(), specs->end());
   }
   if (rule.ports.empty() && action == fw::Action::Allow) throw UsageError{"PORT: expected a port such as 443/tcp"};
   for (const auto& src : stringList(req, "from", kMaxFrom)) {

@@ -29,6 +29,50 @@ struct PortlessProtocol {
 constexpr PortlessProtocol kPortlessProtocols[] = {{"igmp", 2},  {"gre", 47},   {"esp", 50},  {"ah", 51},
                                                    {"ospf", 89}, {"vrrp", 112}, {"sctp", 132}};
 
+// Services by name, as ufw's application names and firewalld's services
+// give them: the well-known ports of what runs on servers. A fixed table,
+// so a name means the same on every node (no /etc/services lookup).
+struct Service {
+  std::string_view name;
+  std::string_view ports;  // PortSpec texts, comma-separated
+};
+constexpr Service kServices[] = {
+    {"ssh", "22/tcp"},
+    {"http", "80/tcp"},
+    {"https", "443/tcp"},
+    {"http3", "443/udp"},
+    {"dns", "53"},
+    {"ntp", "123/udp"},
+    {"smtp", "25/tcp"},
+    {"submission", "587/tcp"},
+    {"smtps", "465/tcp"},
+    {"imap", "143/tcp"},
+    {"imaps", "993/tcp"},
+    {"pop3", "110/tcp"},
+    {"pop3s", "995/tcp"},
+    {"ldap", "389/tcp"},
+    {"ldaps", "636/tcp"},
+    {"mysql", "3306/tcp"},
+    {"postgresql", "5432/tcp"},
+    {"redis", "6379/tcp"},
+    {"mongodb", "27017/tcp"},
+    {"memcached", "11211/tcp"},
+    {"elasticsearch", "9200/tcp"},
+    {"nfs", "2049/tcp"},
+    {"rsync", "873/tcp"},
+    {"syslog", "514/udp"},
+    {"prometheus", "9090/tcp"},
+    {"node-exporter", "9100/tcp"},
+    {"grafana", "3000/tcp"},
+    {"rampart", "9643/tcp"},
+    {"kube-apiserver", "6443/tcp"},
+    {"etcd", "2379-2380/tcp"},
+    {"kubelet", "10250/tcp"},
+    {"wireguard", "51820/udp"},
+    {"openvpn", "1194/udp"},
+    {"ipsec", "500/udp,4500/udp,esp,ah"},
+};
+
 int maxPrefix(Family f) { return f == Family::V4 ? 32 : 128; }
 size_t addrLen(Family f) { return f == Family::V4 ? 4 : 16; }
 
@@ -205,7 +249,7 @@ std::expected<uint16_t, std::string> parsePort(std::string_view whole, std::stri
   const bool digits = std::all_of(p.begin(), p.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
   if (!digits) {
     return std::unexpected(fmt::format(
-        "'{}': '{}' is not a port number (expected 1..65535; service names are not looked up)",
+        "'{}': '{}' is not a port number (expected 1..65535; a service name stands alone, without /PROTO)",
         whole, p));
   }
   uint32_t v = 0;
@@ -229,9 +273,10 @@ std::expected<PortSpec, std::string> PortSpec::parse(std::string_view text) {
   if (std::all_of(text.begin(), text.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
     auto it = std::ranges::find(kPortlessProtocols, text, &PortlessProtocol::name);
     if (it == std::end(kPortlessProtocols)) {
-      return std::unexpected(fmt::format("'{}' is not a port or a protocol (expected a port like 22/tcp, "
-                                         "8000-8100/udp or 53, or one of vrrp, esp, ah, gre, ospf, igmp, sctp; "
-                                         "service names are not looked up)",
+      return std::unexpected(fmt::format("'{}' is not a port, a protocol or a service (expected a port like "
+                                         "22/tcp, 8000-8100/udp or 53, one of vrrp, esp, ah, gre, ospf, igmp, "
+                                         "sctp, or a service such as ssh, https, dns, postgresql: `man rampart` "
+                                         "lists them)",
                                          text));
     }
     spec.ip_proto = it->number;
@@ -266,6 +311,32 @@ std::expected<PortSpec, std::string> PortSpec::parse(std::string_view text) {
     spec.range.last = *last;
   }
   return spec;
+}
+
+std::optional<std::vector<PortSpec>> servicePorts(std::string_view name) {
+  auto it = std::ranges::find(kServices, name, &Service::name);
+  if (it == std::end(kServices)) return std::nullopt;
+  std::vector<PortSpec> out;
+  std::string_view rest = it->ports;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    out.push_back(*PortSpec::parse(rest.substr(0, comma)));  // the table is ours: it parses
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return out;
+}
+
+std::vector<std::string_view> serviceNames() {
+  std::vector<std::string_view> out;
+  for (const Service& s : kServices) out.push_back(s.name);
+  return out;
+}
+
+std::expected<std::vector<PortSpec>, std::string> parsePorts(std::string_view text) {
+  if (auto service = servicePorts(text)) return std::move(*service);
+  auto spec = PortSpec::parse(text);
+  if (!spec) return std::unexpected(spec.error());
+  return std::vector<PortSpec>{*spec};
 }
 
 std::string PortSpec::str() const {

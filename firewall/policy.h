@@ -68,6 +68,14 @@ struct PortSpec {
 
 // Deny drops in silence; Reject answers, as a closed port does: a TCP
 // reset, ICMP (v6) port unreachable for anything else.
+// A service by name (ssh, https, dns, postgresql, ipsec...): its ports and
+// protocols from a fixed table; nullopt for a name it does not hold.
+std::optional<std::vector<PortSpec>> servicePorts(std::string_view name);
+std::vector<std::string_view> serviceNames();  // the table's names, in order
+// What a rule's allow/deny/reject item may be: a PortSpec, or a service
+// name standing for one or more of them.
+std::expected<std::vector<PortSpec>, std::string> parsePorts(std::string_view text);
+
 enum class Action : uint8_t { Allow, Deny, Reject };
 // "allow", "deny", "reject".
 std::string_view actionName(Action a);

@@ -489,7 +489,7 @@ class PolicyParser {
     const bool deny = rule.action != Action::Allow;
     const auto items = scalarItems(r_, v, what);
     bool any = false;
-    std::map<std::string, int> seen;
+    std::map<std::string, bool> seen;  // port -> brought by a service
     for (const auto& item : items) {
       const std::string& s = item.Scalar();
       if (s == "any") {
@@ -505,16 +505,21 @@ class PolicyParser {
         any = true;
         continue;
       }
-      auto spec = PortSpec::parse(s);
-      if (!spec) {
-        r_.error(item, fmt::format("{}: {}", what, spec.error()));
+      auto specs = parsePorts(s);
+      if (!specs) {
+        r_.error(item, fmt::format("{}: {}", what, specs.error()));
         continue;
       }
-      if (auto [it, fresh] = seen.emplace(spec->str(), lineOf(item)); !fresh) {
-        r_.error(item, fmt::format("{}: {} is listed twice", what, spec->str()));
-        continue;
+      // A port a service brings and one written are taken once, in
+      // silence ([https, 443/tcp]); a port written twice is reported.
+      const bool service = specs->size() != 1 || specs->front().str() != s;
+      for (const PortSpec& spec : *specs) {
+        if (auto [it, fresh] = seen.emplace(spec.str(), service); !fresh) {
+          if (!service && !it->second) r_.error(item, fmt::format("{}: {} is listed twice", what, spec.str()));
+          continue;
+        }
+        rule.ports.push_back(spec);
       }
-      rule.ports.push_back(*spec);
     }
     if (any) rule.ports.clear();
   }

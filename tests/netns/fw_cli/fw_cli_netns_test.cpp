@@ -252,6 +252,18 @@ TEST_CASE("fw allow opens a port, delete closes it again, a CLI deny beats a con
   CHECK_THAT(config_rule.err, Catch::Contains("comes from the configuration file"));
   CHECK_THAT(config_rule.err, Catch::Contains("edit it there"));
 
+  // A service name stands for its ports.
+  Fd l5432 = listenOn(node.ns, 5432);
+  auto pg = node.fw({"allow", "postgresql", "--from", "10.77.0.3"});
+  CHECK(pg.exit_code == 0);
+  CHECK_THAT(pg.out, Catch::Contains("added rule 'cli-5432-tcp': allow 5432/tcp from 10.77.0.3"));
+  CHECK(opens(node.peer, "10.77.0.3", 5432));
+  CHECK_FALSE(opens(node.peer, "10.77.0.2", 5432));
+  node.ok({"delete", "cli-5432-tcp"});
+  auto unknown_service = node.fw({"allow", "postgres"});
+  CHECK(unknown_service.exit_code == 2);
+  CHECK_THAT(unknown_service.err, Catch::Contains("'postgres' is not a port, a protocol or a service"));
+
   auto unknown_group = node.fw({"allow", "9000/tcp", "--from", "nosuchgroup"});
   CHECK(unknown_group.exit_code == 2);
   CHECK_THAT(unknown_group.err, Catch::Contains("--from 'nosuchgroup': no such group in the policy (groups: peers)"));

@@ -188,8 +188,7 @@ TEST_CASE("port spec: out-of-range, reversed, unknown protocol and junk say what
         "'443/TCP': unknown protocol 'TCP' (expected tcp or udp, or no /PROTO for both)");
   CHECK(portError("22/") == "'22/': unknown protocol '' (expected tcp or udp, or no /PROTO for both)");
   CHECK(portError("ssh/tcp") ==
-        "'ssh/tcp': 'ssh' is not a port number (expected 1..65535; service names are not looked "
-        "up)");
+        "'ssh/tcp': 'ssh' is not a port number (expected 1..65535; a service name stands alone, without /PROTO)");
   CHECK(portError("/tcp") == "'/tcp' is missing a port number");
   CHECK(portError("8000-/tcp") == "'8000-/tcp' is missing a port number");
   CHECK(portError("022/tcp") == "'022/tcp': write the port as 22");

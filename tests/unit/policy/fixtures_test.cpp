@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "policy_test_util.h"
 
 using namespace rampart;
@@ -85,5 +87,17 @@ TEST_CASE("policy fixtures: the shipped default configuration and role examples 
     auto p = parseRepoFile(rel);
     CHECK(p.errors() == "");
     CHECK_FALSE(p.policy.rules.empty());
+  }
+}
+
+TEST_CASE("policy fixtures: the man page lists every service with its ports") {
+  const std::string page = readFile(sourceDir() + "/packaging/rampart.1");
+  for (std::string_view name : rampart::fw::serviceNames()) {
+    const auto specs = rampart::fw::servicePorts(name);
+    REQUIRE(specs);
+    std::string ports;
+    for (const auto& spec : *specs) ports += (ports.empty() ? "" : ", ") + spec.str();
+    INFO(name << ": " << ports);
+    CHECK(page.find(fmt::format(".B {}\n{}\n", name, ports)) != std::string::npos);
   }
 }

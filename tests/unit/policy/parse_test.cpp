@@ -202,6 +202,28 @@ TEST_CASE("policy parse: to: the node's addresses and networks, never names; fam
         "the rule would match nothing\n");
 }
 
+TEST_CASE("policy parse: a service name stands for its ports; written with them, each port is taken once") {
+  auto p = parseText("firewall:\n  rules:\n    - {name: web, allow: [http, https, 443/tcp, 8443/tcp]}\n"
+                     "    - {name: vpn, allow: ipsec, from: 192.0.2.7}\n    - {name: no-dns, reject: dns}\n");
+  REQUIRE(p.errors() == "");
+  std::vector<std::string> web, vpn;
+  for (const auto& spec : p.policy.rules[0].ports) web.push_back(spec.str());
+  for (const auto& spec : p.policy.rules[1].ports) vpn.push_back(spec.str());
+  CHECK(web == std::vector<std::string>{"80/tcp", "443/tcp", "8443/tcp"});
+  CHECK(vpn == std::vector<std::string>{"500/udp", "4500/udp", "esp", "ah"});
+  CHECK(p.policy.rules[2].ports == std::vector<PortSpec>{port("53")});
+  // Every name in the table stands for ports that parse.
+  for (std::string_view name : serviceNames()) {
+    INFO(name);
+    auto specs = servicePorts(name);
+    REQUIRE(specs);
+    CHECK_FALSE(specs->empty());
+    CHECK_FALSE(PortSpec::parse(name));  // never also a port or protocol
+  }
+  auto twice = parseText("firewall:\n  rules:\n    - {name: web, allow: [443/tcp, 443/tcp, https]}\n");
+  CHECK(twice.errors() == "t.yaml:3:36: rule 'web': allow: 443/tcp is listed twice\n");
+}
+
 TEST_CASE("policy parse: reject takes ports or any, as deny does; one verdict per rule") {
   auto p = parseText("firewall:\n  rules:\n    - {name: closed, reject: [8080/tcp, 53]}\n"
                      "    - {name: them, reject: any, from: 198.51.100.0/24}\n");
@@ -333,8 +355,9 @@ TEST_CASE("policy parse: each bad value is reported at its line and column") {
        "t.yaml:4:14: rule 'x': allow: 'any' is only for deny and reject; an allow rule names the ports it "
        "opens (like 22/tcp or 8000-8100/udp) or protocols (vrrp, esp)\n"},
       {"firewall:\n  rules:\n    - name: x\n      allow: [vrrp, vrp]\n",
-       "t.yaml:4:21: rule 'x': allow: 'vrp' is not a port or a protocol (expected a port like 22/tcp, "
-       "8000-8100/udp or 53, or one of vrrp, esp, ah, gre, ospf, igmp, sctp; service names are not looked up)\n"},
+       "t.yaml:4:21: rule 'x': allow: 'vrp' is not a port, a protocol or a service (expected a port like 22/tcp, "
+       "8000-8100/udp or 53, one of vrrp, esp, ah, gre, ospf, igmp, sctp, or a service such as ssh, https, dns, "
+       "postgresql: `man rampart` lists them)\n"},
       {"firewall:\n  rules:\n    - name: x\n      deny: [22/tcp, any]\n",
        "t.yaml:4:22: rule 'x': deny: 'any' already means every port and protocol; it cannot "
        "be listed with other ports\n"},
