@@ -248,9 +248,13 @@ std::expected<uint16_t, std::string> parsePort(std::string_view whole, std::stri
   if (p.empty()) return std::unexpected(fmt::format("'{}' is missing a port number", whole));
   const bool digits = std::all_of(p.begin(), p.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
   if (!digits) {
-    return std::unexpected(fmt::format(
-        "'{}': '{}' is not a port number (expected 1..65535; a service name stands alone, without /PROTO)",
-        whole, p));
+    if (auto service = servicePorts(p)) {
+      std::string ports;
+      for (const PortSpec& spec : *service) ports += (ports.empty() ? "" : ", ") + spec.str();
+      return std::unexpected(
+          fmt::format("'{}': a service name stands alone, without /PROTO ({} is {})", whole, p, ports));
+    }
+    return std::unexpected(fmt::format("'{}': '{}' is not a port number (expected 1..65535)", whole, p));
   }
   uint32_t v = 0;
   auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);

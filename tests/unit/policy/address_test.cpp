@@ -188,7 +188,8 @@ TEST_CASE("port spec: out-of-range, reversed, unknown protocol and junk say what
         "'443/TCP': unknown protocol 'TCP' (expected tcp or udp, or no /PROTO for both)");
   CHECK(portError("22/") == "'22/': unknown protocol '' (expected tcp or udp, or no /PROTO for both)");
   CHECK(portError("ssh/tcp") ==
-        "'ssh/tcp': 'ssh' is not a port number (expected 1..65535; a service name stands alone, without /PROTO)");
+        "'ssh/tcp': a service name stands alone, without /PROTO (ssh is 22/tcp)");
+  CHECK(portError("0x16/tcp") == "'0x16/tcp': '0x16' is not a port number (expected 1..65535)");
   CHECK(portError("/tcp") == "'/tcp' is missing a port number");
   CHECK(portError("8000-/tcp") == "'8000-/tcp' is missing a port number");
   CHECK(portError("022/tcp") == "'022/tcp': write the port as 22");
