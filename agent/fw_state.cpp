@@ -186,7 +186,8 @@ json policyJson(const fw::Policy& p) {
             {"established", p.builtins.established},
             {"invalid", p.builtins.invalid},
             {"icmp", p.builtins.icmp},
-            {"dhcp", p.builtins.dhcp}}},
+            {"dhcp", p.builtins.dhcp},
+            {"ping", p.builtins.ping}}},
           {"forward_interfaces", p.forward_interfaces},
           {"groups", std::move(groups)},
           {"rules", std::move(rules)}};
@@ -215,7 +216,7 @@ fw::Policy policyFrom(const json& j) {
   p.builtins = fw::Builtins{get<bool>(b, "loopback"), get<bool>(b, "established"),
                             get<bool>(b, "invalid"), get<bool>(b, "icmp"),
                             // absent from the files of releases before it
-                            !b.contains("dhcp") || get<bool>(b, "dhcp")};
+                            !b.contains("dhcp") || get<bool>(b, "dhcp"), !b.contains("ping") || get<bool>(b, "ping")};
   if (j.contains("forward_interfaces")) {  // else the default, as releases before it had no such list
     p.forward_interfaces.clear();
     for (const auto& name : arrayAt(j, "forward_interfaces")) {

@@ -207,15 +207,18 @@ void compileBuiltins(Builder& b, const Policy& policy, std::string_view chain) {
     b.addRule(chain, {RuleKind::Builtin, "invalid"}, cat(expr::ctStateInvalid(), expr::counter(), expr::drop()));
   if (on.icmp && input) {
     // echo-request, destination-unreachable, time-exceeded, parameter-problem
+    // Without ping, echo-request (8, and 128 for ICMPv6) is left out.
     Set& v4 = b.set("builtin_icmp_v4", expr::kTypeIcmpType, 1, 0);
-    for (uint8_t t : {3, 8, 11, 12}) v4.elems.push_back(SetElem::of(Bytes{t}));
+    for (uint8_t t : {3, 8, 11, 12})
+      if (t != 8 || on.ping) v4.elems.push_back(SetElem::of(Bytes{t}));
     // ICMPv6 errors and echo-request, multicast listener discovery (query,
     // reports, done: a switch snooping MLD stops sending the node its
     // neighbour solicitations when it does not answer), then ND: router
     // solicit/advert, neighbour solicit/advert (RFC 4890 section 4.4.1).
     // The kernel takes MLD only from link-local sources.
     Set& v6 = b.set("builtin_icmp_v6", expr::kTypeIcmp6Type, 1, 0);
-    for (uint8_t t : {1, 2, 3, 4, 128, 130, 131, 132, 133, 134, 135, 136, 143}) v6.elems.push_back(SetElem::of(Bytes{t}));
+    for (uint8_t t : {1, 2, 3, 4, 128, 130, 131, 132, 133, 134, 135, 136, 143})
+      if (t != 128 || on.ping) v6.elems.push_back(SetElem::of(Bytes{t}));
     b.addRule(chain, {RuleKind::Builtin, "icmp"}, cat(expr::icmpTypeIn(Family::V4, v4.name), expr::accept()));
     b.addRule(chain, {RuleKind::Builtin, "icmpv6"}, cat(expr::icmpTypeIn(Family::V6, v6.name), expr::accept()));
   }

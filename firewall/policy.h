@@ -130,6 +130,9 @@ struct Builtins {
   // link-local server, udp 547 -> 546. Connection tracking cannot take
   // them for replies: the requests went to a broadcast or multicast address.
   bool dhcp = true;
+  // Echo requests (ping) among the essential ICMP: false answers no ping,
+  // keeping the errors and neighbour discovery a host needs.
+  bool ping = true;
   bool operator==(const Builtins&) const = default;
 };
 

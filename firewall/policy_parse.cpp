@@ -224,7 +224,7 @@ class PolicyParser {
               {"forward_policy", "drop or accept"},
               {"output_policy", "drop or accept"},
               {"log_dropped", "a rate like 5/second, or false"},
-              {"builtins", "a mapping of loopback, established, invalid, icmp, dhcp to true or false"},
+              {"builtins", "a mapping of loopback, established, invalid, icmp, ping, dhcp to true or false"},
               {"forward_interfaces", "a list of interface names"},
               {"groups", "", true},
               {"rules", "", true}});
@@ -278,6 +278,7 @@ class PolicyParser {
               {"established", "true or false"},
               {"invalid", "true or false"},
               {"icmp", "true or false"},
+              {"ping", "true or false"},
               {"dhcp", "true or false"}});
     const auto flag = [&](std::string_view key, bool& out) {
       if (const Field* x = f[key]) {
@@ -288,6 +289,7 @@ class PolicyParser {
     flag("established", policy_.builtins.established);
     flag("invalid", policy_.builtins.invalid);
     flag("icmp", policy_.builtins.icmp);
+    flag("ping", policy_.builtins.ping);
     flag("dhcp", policy_.builtins.dhcp);
   }
 

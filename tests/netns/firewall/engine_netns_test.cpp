@@ -1125,6 +1125,51 @@ TEST_CASE("fw dhcp: a DHCP client's replies are let in (67 -> 68, DHCPv6 547 -> 
   CHECK_FALSE(udpArrives(tb, "fe80::99:2", 547, "fe80::99:1", 546, v6));
 }
 
+// Whether an echo request from `ns` to `dst` is answered within 400 ms (an
+// ICMP "ping socket": the kernel fills in id and checksum).
+bool pings(const NetNs& ns, const std::string& dst) {
+  auto in = ns.enter();
+  REQUIRE(in.ok());
+  socklen_t len = 0;
+  auto to = address(dst, 0, len);
+  const bool v6 = to.ss_family == AF_INET6;
+  Fd s(socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP}));
+  REQUIRE(s);
+  const unsigned char echo[8] = {static_cast<unsigned char>(v6 ? 128 : 8), 0, 0, 0, 0, 0, 0, 1};
+  REQUIRE(sendto(s.get(), echo, sizeof echo, 0, reinterpret_cast<sockaddr*>(&to), len) == 8);
+  pollfd p{s.get(), POLLIN, 0};
+  if (poll(&p, 1, 400) != 1) return false;
+  unsigned char reply[64];
+  return recv(s.get(), reply, sizeof reply, 0) >= 8 && reply[0] == (v6 ? 129 : 0);
+}
+
+TEST_CASE("fw ping: echo requests answered by default, not with builtins.ping off; ICMP errors still pass", "[netns]") {
+  Testbed tb;
+  REQUIRE(tb.cli.run("sysctl -qw net.ipv4.ping_group_range='0 2147483647'").status == 0);
+  Policy p;
+  p.rules.push_back(allow("ssh", {"22/tcp"}));
+  auto r = tb.engine->apply(p, {});
+  if (!r) FAIL(r.error().message);
+  CHECK(pings(tb.cli, "10.99.0.1"));
+  CHECK(pings(tb.cli, "fd99::1"));
+  p.builtins.ping = false;
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  CHECK_FALSE(pings(tb.cli, "10.99.0.1"));
+  CHECK_FALSE(pings(tb.cli, "fd99::1"));
+  // Neighbour discovery still works: a fresh v6 neighbour resolves and TCP connects.
+  Listener app = listen(tb.srv);
+  p.rules.push_back(allow("app", {fmt::format("{}/tcp", app.port)}));
+  r = tb.engine->apply(p, {});
+  REQUIRE(r);
+  REQUIRE(tb.cli.run("ip -6 neigh flush all").status == 0);
+  CHECK(connects(tb.cli, "fd99::2", "fd99::1", app.port));
+  // The node itself still pings out: the replies are established traffic.
+  REQUIRE(tb.srv.run("sysctl -qw net.ipv4.ping_group_range='0 2147483647'").status == 0);
+  CHECK(pings(tb.srv, "10.99.0.2"));
+  CHECK(pings(tb.srv, "fd99::2"));
+}
+
 TEST_CASE("fw to: a rule takes traffic to the addresses it names, not to the node's others", "[netns]") {
   Testbed tb;
   REQUIRE(tb.srv.run("ip addr add 10.99.0.11/24 dev veth-s && ip -6 addr add fd99::11/64 dev veth-s nodad").status == 0);

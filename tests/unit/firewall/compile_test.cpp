@@ -196,6 +196,23 @@ TEST_CASE("fw compile: rules limited to interfaces never go into a rule table", 
   CHECK(ruleRuns(p).runs.size() == 1);
 }
 
+TEST_CASE("fw compile: without ping, the echo requests leave the essential ICMP sets, nothing else does", "[compile]") {
+  Policy p = base();
+  Ruleset with = compile(p, {}, {"rampart", kNow});
+  p.builtins.ping = false;
+  Ruleset without = compile(p, {}, {"rampart", kNow});
+  for (auto [set, echo] : {std::pair{"builtin_icmp_v4", uint8_t{8}}, std::pair{"builtin_icmp_v6", uint8_t{128}}}) {
+    INFO(set);
+    const Set* a = with.findSet(set);
+    const Set* b = without.findSet(set);
+    REQUIRE(a != nullptr);
+    REQUIRE(b != nullptr);
+    CHECK(std::ranges::count(a->elems, SetElem::of(Bytes{echo})) == 1);
+    CHECK(std::ranges::count(b->elems, SetElem::of(Bytes{echo})) == 0);
+    CHECK(b->elems.size() + 1 == a->elems.size());
+  }
+}
+
 TEST_CASE("fw compile: reject resets TCP and answers the rest with ICMP port unreachable", "[compile]") {
   Policy p;
   Rule closed = allow("closed", {"8080/tcp", "53", "vrrp"});

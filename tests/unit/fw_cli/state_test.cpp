@@ -76,24 +76,29 @@ TEST_CASE("fw state: rules, bans, a pending confirm and a rollback survive a rou
   CHECK(*back == s);
 }
 
-TEST_CASE("fw state: a policy kept by a release without the dhcp builtin and forward_interfaces reads their defaults") {
+TEST_CASE("fw state: a policy kept by a release without the dhcp and ping builtins and forward_interfaces reads their defaults") {
   FwState s = sample();
   s.pending->previous.builtins.dhcp = false;
+  s.pending->previous.builtins.ping = false;
   s.pending->previous.forward_interfaces = {"lxcbr0"};
   std::string text = serializeState(s);
   auto back = parseState(text);
   REQUIRE(back.has_value());
   CHECK_FALSE(back->pending->previous.builtins.dhcp);
+  CHECK_FALSE(back->pending->previous.builtins.ping);
   CHECK(back->pending->previous.forward_interfaces == std::vector<std::string>{"lxcbr0"});
   // The same file without the key, as older releases wrote it.
-  size_t removed = 0;
-  for (size_t at; (at = text.find("\"dhcp\":")) != std::string::npos; ++removed) {
-    size_t end = text.find_first_of(",}", at);
-    if (text[end] == ',') ++end;  // "dhcp":true, and the comma after it
-    else if (text[at - 1] == ',') --at;
-    text.erase(at, end - at);
+  for (const char* key : {"\"dhcp\":", "\"ping\":"}) {
+    size_t removed = 0;
+    for (size_t at; (at = text.find(key)) != std::string::npos; ++removed) {
+      size_t end = text.find_first_of(",}", at);
+      if (text[end] == ',') ++end;  // "dhcp":true, and the comma after it
+      else if (text[at - 1] == ',') --at;
+      text.erase(at, end - at);
+    }
+    REQUIRE(removed == 3);  // pending, and rollback's two policies
   }
-  REQUIRE(removed == 3);  // pending, and rollback's two policies
+  size_t removed = 0;
   removed = 0;
   for (size_t at; (at = text.find("\"forward_interfaces\":")) != std::string::npos; ++removed) {
     size_t end = text.find(']', at) + 1;
@@ -104,6 +109,7 @@ TEST_CASE("fw state: a policy kept by a release without the dhcp builtin and for
   auto old = parseState(text);
   REQUIRE(old.has_value());
   CHECK(old->pending->previous.builtins.dhcp);
+  CHECK(old->pending->previous.builtins.ping);
   CHECK(old->pending->previous.forward_interfaces == fw::defaultForwardInterfaces());
   CHECK(old->rollback->policy.builtins.dhcp);
 }

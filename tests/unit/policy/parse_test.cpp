@@ -202,6 +202,14 @@ TEST_CASE("policy parse: to: the node's addresses and networks, never names; fam
         "the rule would match nothing\n");
 }
 
+TEST_CASE("policy parse: builtins.ping, on unless switched off") {
+  CHECK(parseText("firewall: {}\n").policy.builtins.ping);
+  auto p = parseText("firewall:\n  builtins: {ping: false}\n");
+  REQUIRE(p.errors() == "");
+  CHECK_FALSE(p.policy.builtins.ping);
+  CHECK(p.policy.builtins.icmp);
+}
+
 TEST_CASE("policy parse: a service name stands for its ports; written with them, each port is taken once") {
   auto p = parseText("firewall:\n  rules:\n    - {name: web, allow: [http, https, 443/tcp, 8443/tcp]}\n"
                      "    - {name: vpn, allow: ipsec, from: 192.0.2.7}\n    - {name: no-dns, reject: dns}\n");
