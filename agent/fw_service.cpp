@@ -95,8 +95,7 @@ std::string describeRule(const fw::Rule& r) {
   auto src = sourcesOf(r);
   std::string from = src.empty() ? "any" : fmt::format("{}", fmt::join(src, ","));
   std::string on = r.interfaces.empty() ? "" : fmt::format(" on {}", fmt::join(r.interfaces, ","));
-  std::string to;
-  for (const auto& c : r.to) to += (to.empty() ? " to " : ",") + c.str();
+  std::string to = r.to.empty() ? "" : fmt::format(" to {}", fmt::join(destinationsOf(r), ","));
   return fmt::format("{} {} from {}{}{}", fw::actionName(r.action), portsText(r), from, to, on);
 }
 
@@ -481,10 +480,7 @@ Answer FwService::addRule(const Request& req, fw::Action action) {
     if (!c) throw UsageError{valueError("--to", dst, c.error())};
     if (std::ranges::find(rule.to, *c) == rule.to.end()) rule.to.push_back(*c);
   }
-  if (!rule.to.empty() && !rule.from.empty() && rule.from_groups.empty() &&
-      std::ranges::none_of(rule.from, [&](const fw::Cidr& s) {
-        return std::ranges::any_of(rule.to, [&](const fw::Cidr& d) { return d.family == s.family; });
-      }))
+  if (!fw::familiesMeet(rule))
     throw UsageError{"--from and --to: the sources are all of one address family and the destinations of the other"};
   for (const auto& name : stringList(req, "interfaces", fw::kMaxRuleInterfaces)) {
     if (!fw::isValidInterfacePattern(name))
@@ -842,27 +838,15 @@ void FwService::registerHandlers(ControlServer& server) {
   add("fw.apply", &FwService::apply);
   add("fw.confirm", &FwService::confirm);
   add("fw.rollback", &FwService::rollback);
-  server.on("fw.allow", [this](const Request& req, const Peer&) {
-    try {
-      return addRule(req, fw::Action::Allow);
-    } catch (const UsageError& e) {
-      return Answer::failure("usage", e.what);
-    }
-  });
-  server.on("fw.deny", [this](const Request& req, const Peer&) {
-    try {
-      return addRule(req, fw::Action::Deny);
-    } catch (const UsageError& e) {
-      return Answer::failure("usage", e.what);
-    }
-  });
-  server.on("fw.reject", [this](const Request& req, const Peer&) {
-    try {
-      return addRule(req, fw::Action::Reject);
-    } catch (const UsageError& e) {
-      return Answer::failure("usage", e.what);
-    }
-  });
+  for (fw::Action action : {fw::Action::Allow, fw::Action::Deny, fw::Action::Reject}) {
+    server.on(fmt::format("fw.{}", fw::actionName(action)), [this, action](const Request& req, const Peer&) {
+      try {
+        return addRule(req, action);
+      } catch (const UsageError& e) {
+        return Answer::failure("usage", e.what);
+      }
+    });
+  }
 }
 
 }  // namespace rampart::agent

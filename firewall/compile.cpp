@@ -236,10 +236,14 @@ void compileBuiltins(Builder& b, const Policy& policy, std::string_view chain) {
 // Forwarded traffic in or out of the forward_interfaces, accepted after the
 // forward rules (so a deny there still holds for it) and before the chain
 // policy: the runtimes' own tables decide the rest of it.
+// Their tags: builtin:in:NAME, builtin:out:NAME.
+constexpr std::string_view kForwardIn = "in:", kForwardOut = "out:";
+
 void compileForwardInterfaces(Builder& b, const Policy& policy) {
   for (const std::string& name : policy.forward_interfaces) {
-    b.addRule("forward", {RuleKind::Builtin, "in:" + name}, cat(expr::ifnameIs(true, name), expr::accept()));
-    b.addRule("forward", {RuleKind::Builtin, "out:" + name}, cat(expr::ifnameIs(false, name), expr::accept()));
+    for (bool in : {true, false})
+      b.addRule("forward", {RuleKind::Builtin, fmt::format("{}{}", in ? kForwardIn : kForwardOut, name)},
+                cat(expr::ifnameIs(in, name), expr::accept()));
   }
 }
 
@@ -597,6 +601,12 @@ std::vector<Set> compileBanSets(const std::vector<Ban>& bans, const CompileOptio
   for (Family f : {Family::V4, Family::V6})
     for (PrefixSet& part : banSets(bans, f, options)) out.push_back(std::move(part.set));
   return out;
+}
+
+bool closesChain(const KernelRule& r) {
+  if (r.tag.kind == RuleKind::PolicyDrop || r.tag.kind == RuleKind::LogDrop) return true;
+  return r.tag.kind == RuleKind::Builtin && r.chain == "forward" &&
+         (r.tag.name.starts_with(kForwardIn) || r.tag.name.starts_with(kForwardOut));
 }
 
 bool filtersOutput(const Policy& policy) {

@@ -51,6 +51,11 @@ struct RuleRuns {
 // traffic going (loopback, established, ICMP), as input does.
 bool filtersOutput(const Policy& policy);
 
+// Whether compile() puts this rule after its chain's policy rules: the
+// forward_interfaces' accepts, the policy-drop counter, the drop log. A
+// chain's new policy rules go before the first of them.
+bool closesChain(const KernelRule& rule);
+
 // Which rules compile() puts into rule tables.
 RuleRuns ruleRuns(const Policy& policy);
 // One run's kernel rules and sets, as compile() makes them.

@@ -93,12 +93,7 @@ namespace {
 Action actionOf(const KernelRule& r) {
   for (const Expr& e : r.exprs) {
     if (e.name == "reject") return Action::Reject;
-    if (e.name != "immediate") continue;
-    const ExprAttr* v = e.find(NFTNL_EXPR_IMM_VERDICT);
-    if (v == nullptr || v->data.size() != 4) continue;
-    int32_t code = 0;
-    std::memcpy(&code, v->data.data(), 4);
-    if (code == NF_DROP) return Action::Deny;
+    if (e.name == "immediate" && e.u32(NFTNL_EXPR_IMM_VERDICT) == uint32_t{NF_DROP}) return Action::Deny;
   }
   return Action::Allow;
 }

@@ -64,15 +64,11 @@ class Anchors {
     return 0;
   }
 
-  // Handle of the first rule that closes the chain (the forward_interfaces'
-  // accepts in forward, the policy drop counter, the drop log), 0 when the
-  // chain has none.
+  // Handle of the first rule that closes the chain (closesChain), 0 when
+  // the chain has none.
   uint64_t chainEnd(std::string_view chain) {
     for (const KernelRule& r : live_.rules)
-      if (r.chain == chain && (r.tag.kind == RuleKind::PolicyDrop || r.tag.kind == RuleKind::LogDrop ||
-                               (r.tag.kind == RuleKind::Builtin && chain == "forward" &&
-                                (r.tag.name.starts_with("in:") || r.tag.name.starts_with("out:")))))
-        return r.handle;
+      if (r.chain == chain && closesChain(r)) return r.handle;
     return 0;
   }
 

@@ -17,20 +17,6 @@
 namespace rampart::fw {
 namespace {
 
-std::optional<uint32_t> u32At(const Expr& e, uint16_t type) {
-  const ExprAttr* a = e.find(type);
-  if (a == nullptr || a->data.size() != 4) return std::nullopt;
-  uint32_t v = 0;
-  std::memcpy(&v, a->data.data(), 4);
-  return v;
-}
-std::optional<uint64_t> u64At(const Expr& e, uint16_t type) {
-  const ExprAttr* a = e.find(type);
-  if (a == nullptr || a->data.size() != 8) return std::nullopt;
-  uint64_t v = 0;
-  std::memcpy(&v, a->data.data(), 8);
-  return v;
-}
 std::string strAt(const Expr& e, uint16_t type) {
   const ExprAttr* a = e.find(type);
   if (a == nullptr) return {};
@@ -136,18 +122,18 @@ std::string valueText(Kind kind, const Bytes& v) {
 }
 
 std::string limitText(const Expr& e) {
-  uint64_t rate = u64At(e, NFTNL_EXPR_LIMIT_RATE).value_or(0);
-  uint64_t unit = u64At(e, NFTNL_EXPR_LIMIT_UNIT).value_or(1);
+  uint64_t rate = e.u64(NFTNL_EXPR_LIMIT_RATE).value_or(0);
+  uint64_t unit = e.u64(NFTNL_EXPR_LIMIT_UNIT).value_or(1);
   const char* per = unit == 1 ? "second" : unit == 60 ? "minute" : unit == 3600 ? "hour" : unit == 86400 ? "day" : "week";
-  bool over = (u32At(e, NFTNL_EXPR_LIMIT_FLAGS).value_or(0) & NFT_LIMIT_F_INV) != 0;
+  bool over = (e.u32(NFTNL_EXPR_LIMIT_FLAGS).value_or(0) & NFT_LIMIT_F_INV) != 0;
   std::string out = fmt::format("limit rate {}{}/{}", over ? "over " : "", rate, per);
-  if (uint32_t burst = u32At(e, NFTNL_EXPR_LIMIT_BURST).value_or(5); burst != 5)
+  if (uint32_t burst = e.u32(NFTNL_EXPR_LIMIT_BURST).value_or(5); burst != 5)
     out += fmt::format(" burst {} packets", burst);
   return out;
 }
 
 std::string verdictText(const Expr& e) {
-  auto code = u32At(e, NFTNL_EXPR_IMM_VERDICT);
+  auto code = e.u32(NFTNL_EXPR_IMM_VERDICT);
   if (!code) return "[immediate]";
   switch (static_cast<int32_t>(*code)) {
     case NF_ACCEPT: return "accept";
@@ -161,7 +147,7 @@ std::string verdictText(const Expr& e) {
 }
 
 std::string rejectText(const Expr& e) {
-  uint32_t type = u32At(e, NFTNL_EXPR_REJECT_TYPE).value_or(NFT_REJECT_ICMPX_UNREACH);
+  uint32_t type = e.u32(NFTNL_EXPR_REJECT_TYPE).value_or(NFT_REJECT_ICMPX_UNREACH);
   if (type == NFT_REJECT_TCP_RST) return "reject with tcp reset";
   const Bytes* code = dataAt(e, NFTNL_EXPR_REJECT_CODE);
   unsigned c = code != nullptr && !code->empty() ? unsigned{(*code)[0]} : unsigned{NFT_REJECT_ICMPX_PORT_UNREACH};
@@ -189,8 +175,8 @@ class Renderer {
   bool laterPayload(uint32_t base, bool reg1_only) const {
     for (size_t j = i_ + 1; j < x_.size(); ++j) {
       const Expr& e = x_[j];
-      if (e.name != "payload" || u32At(e, NFTNL_EXPR_PAYLOAD_BASE) != base) continue;
-      if (!reg1_only || u32At(e, NFTNL_EXPR_PAYLOAD_DREG) == uint32_t{NFT_REG_1}) return true;
+      if (e.name != "payload" || e.u32(NFTNL_EXPR_PAYLOAD_BASE) != base) continue;
+      if (!reg1_only || e.u32(NFTNL_EXPR_PAYLOAD_DREG) == uint32_t{NFT_REG_1}) return true;
     }
     return false;
   }
@@ -207,7 +193,7 @@ class Renderer {
   bool implicitNfproto() const {
     if (laterPayload(NFT_PAYLOAD_NETWORK_HEADER, false)) return true;
     for (size_t j = i_ + 1; j + 1 < x_.size(); ++j) {
-      if (x_[j].name != "meta" || u32At(x_[j], NFTNL_EXPR_META_KEY) != uint32_t{NFT_META_L4PROTO}) continue;
+      if (x_[j].name != "meta" || x_[j].u32(NFTNL_EXPR_META_KEY) != uint32_t{NFT_META_L4PROTO}) continue;
       const Bytes* v = dataAt(x_[j + 1], NFTNL_EXPR_CMP_DATA);
       if (x_[j + 1].name == "cmp" && v != nullptr && v->size() == 1 && ((*v)[0] == 1 || (*v)[0] == 58))
         return laterPayload(NFT_PAYLOAD_TRANSPORT_HEADER, true);
@@ -218,27 +204,27 @@ class Renderer {
   Load loadOf(const Expr& e) {
     Load l;
     if (e.name == "meta") {
-      l.dreg = u32At(e, NFTNL_EXPR_META_DREG).value_or(NFT_REG_1);
-      switch (u32At(e, NFTNL_EXPR_META_KEY).value_or(~0u)) {
+      l.dreg = e.u32(NFTNL_EXPR_META_DREG).value_or(NFT_REG_1);
+      switch (e.u32(NFTNL_EXPR_META_KEY).value_or(~0u)) {
         case NFT_META_NFPROTO: return {"meta nfproto", Kind::Nfproto, l.dreg, false};
         case NFT_META_L4PROTO: return {"meta l4proto", Kind::L4proto, l.dreg, false};
         case NFT_META_IIF: return {"iif", Kind::Ifindex, l.dreg, false};
         case NFT_META_OIF: return {"oif", Kind::Ifindex, l.dreg, false};
         case NFT_META_IIFNAME: return {"iifname", Kind::Ifname, l.dreg, false};
         case NFT_META_OIFNAME: return {"oifname", Kind::Ifname, l.dreg, false};
-        default: return {fmt::format("meta {}", u32At(e, NFTNL_EXPR_META_KEY).value_or(0)), Kind::Raw, l.dreg, false};
+        default: return {fmt::format("meta {}", e.u32(NFTNL_EXPR_META_KEY).value_or(0)), Kind::Raw, l.dreg, false};
       }
     }
     if (e.name == "ct") {
-      uint32_t key = u32At(e, NFTNL_EXPR_CT_KEY).value_or(~0u);
+      uint32_t key = e.u32(NFTNL_EXPR_CT_KEY).value_or(~0u);
       return {key == NFT_CT_STATE ? "ct state" : fmt::format("ct {}", key), key == NFT_CT_STATE ? Kind::CtState : Kind::Raw,
               NFT_REG_1, false};
     }
     // payload
-    uint32_t base = u32At(e, NFTNL_EXPR_PAYLOAD_BASE).value_or(0);
-    uint32_t off = u32At(e, NFTNL_EXPR_PAYLOAD_OFFSET).value_or(0);
-    uint32_t len = u32At(e, NFTNL_EXPR_PAYLOAD_LEN).value_or(0);
-    l.dreg = u32At(e, NFTNL_EXPR_PAYLOAD_DREG).value_or(NFT_REG_1);
+    uint32_t base = e.u32(NFTNL_EXPR_PAYLOAD_BASE).value_or(0);
+    uint32_t off = e.u32(NFTNL_EXPR_PAYLOAD_OFFSET).value_or(0);
+    uint32_t len = e.u32(NFTNL_EXPR_PAYLOAD_LEN).value_or(0);
+    l.dreg = e.u32(NFTNL_EXPR_PAYLOAD_DREG).value_or(NFT_REG_1);
     if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 12 && len == 4) return {"ip saddr", Kind::Addr, l.dreg, false};
     if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 16 && len == 4) return {"ip daddr", Kind::Addr, l.dreg, false};
     if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 8 && len == 16) return {"ip6 saddr", Kind::Addr, l.dreg, false};
@@ -289,7 +275,7 @@ class Renderer {
     if (e.name == "log") {
       std::string prefix = strAt(e, NFTNL_EXPR_LOG_PREFIX);
       std::string out = prefix.empty() ? "log" : fmt::format("log prefix \"{}\"", prefix);
-      if (auto level = u32At(e, NFTNL_EXPR_LOG_LEVEL); level && *level != 4) out += fmt::format(" level {}", *level);
+      if (auto level = e.u32(NFTNL_EXPR_LOG_LEVEL); level && *level != 4) out += fmt::format(" level {}", *level);
       return word(out);
     }
     word(fmt::format("[{}]", e.name));
@@ -299,7 +285,7 @@ class Renderer {
     auto l = take();
     const Bytes* v = dataAt(e, NFTNL_EXPR_CMP_DATA);
     if (!l || v == nullptr) return word("[cmp]");
-    uint32_t op = u32At(e, NFTNL_EXPR_CMP_OP).value_or(NFT_CMP_EQ);
+    uint32_t op = e.u32(NFTNL_EXPR_CMP_OP).value_or(NFT_CMP_EQ);
     Bytes mask = mask_.value_or(Bytes{});
     mask_.reset();
     if (l->kind == Kind::CtState && !mask.empty()) {  // ct state & bits != 0
@@ -321,7 +307,7 @@ class Renderer {
 
   void lookup(const Expr& e) {
     std::string set = "@" + strAt(e, NFTNL_EXPR_LOOKUP_SET);
-    bool inverted = (u32At(e, NFTNL_EXPR_LOOKUP_FLAGS).value_or(0) & NFT_LOOKUP_F_INV) != 0;
+    bool inverted = (e.u32(NFTNL_EXPR_LOOKUP_FLAGS).value_or(0) & NFT_LOOKUP_F_INV) != 0;
     if (inverted) set = "!= " + set;
     if (loads_.size() > 1) {  // a concatenation: a . b . c @set
       std::string key;
@@ -344,7 +330,7 @@ class Renderer {
     std::string stmts;
     for (const Expr& c : e.children)
       stmts += " " + (c.name == "limit" ? limitText(c) : c.name == "counter" ? std::string("counter") : "[" + c.name + "]");
-    uint32_t op = u32At(e, NFTNL_EXPR_DYNSET_OP).value_or(NFT_DYNSET_OP_UPDATE);
+    uint32_t op = e.u32(NFTNL_EXPR_DYNSET_OP).value_or(NFT_DYNSET_OP_UPDATE);
     word(fmt::format("{} @{} {{ {}{} }}", op == NFT_DYNSET_OP_ADD ? "add" : "update", strAt(e, NFTNL_EXPR_DYNSET_SET_NAME),
                      l ? l->name : "?", stmts));
   }

@@ -35,6 +35,17 @@ bool isValidInterfacePattern(std::string_view name) {
   });
 }
 
+bool familiesMeet(const Rule& rule) {
+  if (rule.to.empty() || (rule.from.empty() && rule.from_groups.empty())) return true;
+  for (Family f : {Family::V4, Family::V6}) {
+    // A group may gain members of either family: it meets any destination.
+    bool source = !rule.from_groups.empty() ||
+                  std::ranges::any_of(rule.from, [&](const Cidr& c) { return c.family == f; });
+    if (source && std::ranges::any_of(rule.to, [&](const Cidr& c) { return c.family == f; })) return true;
+  }
+  return false;
+}
+
 bool interfaceMatches(std::string_view pattern, std::string_view name) {
   if (pattern.ends_with('*')) return name.starts_with(pattern.substr(0, pattern.size() - 1));
   return pattern == name;

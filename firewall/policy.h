@@ -181,6 +181,10 @@ struct Ban {
   bool operator==(const Ban&) const = default;
 };
 
+// Whether a rule's sources and `to:` destinations share an address family
+// (a rule without either always does); when not, it would match nothing.
+bool familiesMeet(const Rule& rule);
+
 // Names as the policy accepts them, shared with the CLI (`fw allow --name`,
 // `--from GROUP`). Rule names: [A-Za-z0-9_.-]{1,64}. Group names are the
 // same but start with a letter or '_', so no group name reads as an address.

@@ -565,14 +565,7 @@ class PolicyParser {
         rule.to.push_back(*cidr);
       }
     }
-    if (rule.to.empty() || (rule.from.empty() && rule.from_groups.empty())) return;
-    // Sources of one family and destinations of the other match nothing.
-    for (Family fam : {Family::V4, Family::V6}) {
-      bool source = std::ranges::any_of(rule.from, [&](const Cidr& c) { return c.family == fam; }) ||
-                    !rule.from_groups.empty();
-      bool dest = std::ranges::any_of(rule.to, [&](const Cidr& c) { return c.family == fam; });
-      if (source && dest) return;
-    }
+    if (familiesMeet(rule)) return;
     r_.error(v, fmt::format("{}: the sources are all of one address family and the destinations of the other, so "
                             "the rule would match nothing",
                             what));

@@ -31,15 +31,19 @@ void appendKey(std::string& out, const Expr& e) {
   out += ')';
 }
 
-uint64_t u64At(const Expr& e, uint16_t type) {
+template <class T>
+std::optional<T> numberAt(const Expr& e, uint16_t type) {
   const ExprAttr* a = e.find(type);
-  if (a == nullptr || a->data.size() != sizeof(uint64_t)) return 0;
-  uint64_t v = 0;
+  if (a == nullptr || a->data.size() != sizeof(T)) return std::nullopt;
+  T v = 0;
   std::copy(a->data.begin(), a->data.end(), reinterpret_cast<uint8_t*>(&v));
   return v;
 }
 
 }  // namespace
+
+std::optional<uint32_t> Expr::u32(uint16_t type) const { return numberAt<uint32_t>(*this, type); }
+std::optional<uint64_t> Expr::u64(uint16_t type) const { return numberAt<uint64_t>(*this, type); }
 
 const ExprAttr* Expr::find(uint16_t type) const {
   for (const auto& a : attrs)
@@ -93,7 +97,7 @@ bool KernelRule::sameAs(const KernelRule& o) const {
 KernelRule::Counter KernelRule::counter() const {
   for (const auto& e : exprs)
     if (e.name == "counter")
-      return Counter{u64At(e, NFTNL_EXPR_CTR_PACKETS), u64At(e, NFTNL_EXPR_CTR_BYTES)};
+      return Counter{e.u64(NFTNL_EXPR_CTR_PACKETS).value_or(0), e.u64(NFTNL_EXPR_CTR_BYTES).value_or(0)};
   return {};
 }
 

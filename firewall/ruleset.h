@@ -34,6 +34,10 @@ struct Expr {
   std::vector<Expr> children;   // dynset: the expressions kept per element
 
   const ExprAttr* find(uint16_t type) const;
+  // A 32- or 64-bit attribute as libnftnl holds it (host order); nullopt
+  // when absent or of another width.
+  std::optional<uint32_t> u32(uint16_t type) const;
+  std::optional<uint64_t> u64(uint16_t type) const;
   // Equal ignoring counter values.
   bool sameAs(const Expr& other) const;
 };
